@@ -1,0 +1,231 @@
+#include "cpu_backend.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+#include <thread>
+#include <unordered_map>
+
+#include <graphgrad/backends/memory_plan.h>
+#include <graphgrad/graph/op.h>
+
+#include "kernels.h"
+
+namespace gg::cpu {
+
+int default_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+namespace {
+
+// 64-byte aligned float storage (cache lines, AVX-512 loads).
+struct AlignedBuffer {
+  float* data = nullptr;
+  size_t floats = 0;
+  AlignedBuffer() = default;
+  explicit AlignedBuffer(size_t n) : floats(n) {
+    if (n) data = static_cast<float*>(::operator new[](n * sizeof(float), std::align_val_t(64)));
+  }
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data(o.data), floats(o.floats) { o.data = nullptr, o.floats = 0; }
+  AlignedBuffer& operator=(AlignedBuffer&& o) noexcept {
+    std::swap(data, o.data), std::swap(floats, o.floats);
+    return *this;
+  }
+  ~AlignedBuffer() {
+    if (data) ::operator delete[](data, std::align_val_t(64));
+  }
+};
+
+class CpuBackend;
+
+struct Step {
+  const Node* node;
+  const KernelEntry* kernel;
+};
+
+class CpuExecutable final : public Executable {
+ public:
+  CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, int64_t max_batch);
+  void run(std::span<const Feed> feeds) override;
+  void fetch(NodeId target, std::span<float> out) const override;
+  int64_t batch() const override { return batch_; }
+
+ private:
+  CpuBackend& backend_;
+  const Graph& g_;
+  std::vector<NodeId> targets_;
+  std::vector<NodeId> placeholders_;
+  std::vector<Step> steps_;
+  std::vector<void*> slot_;  // per node id: where its value lives during a run
+  AlignedBuffer arena_, scratch_;
+  int64_t max_batch_;
+  int64_t batch_ = 0;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const Graph& graph, const BackendOptions& opt)
+      : graph_(graph), pool_(opt.threads > 0 ? opt.threads : default_threads()) {
+    // Our pool owns the cores; OpenBLAS runs single-threaded inside each worker.
+    openblas_set_num_threads(1);
+    for (NodeId id : graph_.nodes_with_role(OpRole::parameter)) init_value(id);
+    for (NodeId id : graph_.nodes_with_role(OpRole::state)) init_value(id);
+    for (NodeId id : graph_.nodes_with_role(OpRole::constant)) init_value(id);
+  }
+  std::string name() const override { return "cpu"; }
+  const Graph& graph() const override { return graph_; }
+  std::unique_ptr<Executable> compile(const std::vector<NodeId>& targets, int64_t max_batch) override {
+    return std::make_unique<CpuExecutable>(*this, targets, max_batch);
+  }
+  void read_variable(NodeId node, std::span<float> out) const override {
+    const AlignedBuffer& b = value(node);
+    check_size(node, out.size(), b.floats);
+    std::copy(b.data, b.data + b.floats, out.begin());
+  }
+  void write_variable(NodeId node, std::span<const float> values) override {
+    AlignedBuffer& b = value(node);
+    check_size(node, values.size(), b.floats);
+    std::copy(values.begin(), values.end(), b.data);
+  }
+
+  ThreadPool& pool() { return pool_; }
+  float* value_ptr(NodeId id) { return value(id).data; }
+
+ private:
+  void init_value(NodeId id) {
+    const auto& v = graph_.initial_value(id);
+    AlignedBuffer b(v.size());
+    std::copy(v.begin(), v.end(), b.data);
+    values_.emplace(id, std::move(b));
+  }
+  AlignedBuffer& value(NodeId id) { return const_cast<AlignedBuffer&>(std::as_const(*this).value(id)); }
+  const AlignedBuffer& value(NodeId id) const {
+    auto it = values_.find(id);
+    if (it == values_.end()) throw BackendError("cpu: " + graph_.describe(id) + " is not a variable of this backend");
+    return it->second;
+  }
+  void check_size(NodeId id, size_t got, size_t want) const {
+    if (got != want)
+      throw BackendError("cpu: " + graph_.describe(id) + " holds " + std::to_string(want) + " values, not " +
+                         std::to_string(got));
+  }
+
+  Graph graph_;  // a private copy: the caller may keep building its own
+  ThreadPool pool_;
+  std::unordered_map<NodeId, AlignedBuffer> values_;
+};
+
+CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, int64_t max_batch)
+    : backend_(backend), g_(backend.graph()), targets_(std::move(targets)), max_batch_(max_batch) {
+  if (max_batch < 1) throw BackendError("cpu: compile needs max_batch >= 1, got " + std::to_string(max_batch));
+  slot_.assign(static_cast<size_t>(g_.size()), nullptr);
+  const std::vector<NodeId> order = g_.schedule(targets_);
+  size_t scratch = 0;
+  for (NodeId id : order) {
+    const Node& n = g_.node(id);
+    switch (n.op->role()) {
+      case OpRole::input: placeholders_.push_back(id); continue;
+      case OpRole::parameter:
+      case OpRole::state:
+      case OpRole::constant: slot_[static_cast<size_t>(id)] = backend.value_ptr(id); continue;
+      case OpRole::compute: break;
+    }
+    const KernelEntry* k = find_kernel(n.op->name());
+    if (!k) throw BackendError("cpu: no kernel for op '" + std::string(n.op->name()) + "' (node " + g_.describe(id) + ")");
+    if (n.inputs.size() > static_cast<size_t>(kMaxInputs))
+      throw BackendError("cpu: " + g_.describe(id) + " has more inputs than a kernel takes");
+    if (k->scratch) scratch = std::max(scratch, k->scratch(g_, n, max_batch, backend.pool().size()));
+    steps_.push_back({&n, k});
+  }
+  MemoryPlan plan = plan_memory(
+      g_, order, targets_,
+      [&](const Node& n) -> int64_t {
+        if (n.op->role() != OpRole::compute || !find_kernel(n.op->name())->run) return 0;
+        return n.shape.numel(max_batch) * 4;  // f32 and i32 are both 4 bytes
+      },
+      [&](const Node& n) { return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->run ? n.inputs[0] : kNoNode; });
+  arena_ = AlignedBuffer(static_cast<size_t>(plan.total_bytes / 4));
+  scratch_ = AlignedBuffer(scratch);
+  for (const Step& s : steps_)
+    if (s.kernel->run) slot_[static_cast<size_t>(s.node->id)] = reinterpret_cast<char*>(arena_.data) + plan.offset[static_cast<size_t>(s.node->id)];
+}
+
+void CpuExecutable::run(std::span<const Feed> feeds) {
+  // Bind the feeds: each placeholder fed once, with its type and shape.
+  int64_t batch = -1;
+  for (NodeId p : placeholders_) {
+    const Node& ph = g_.node(p);
+    const Feed* f = nullptr;
+    for (const Feed& x : feeds)
+      if (x.node == p) f = &x;
+    if (!f) throw BackendError("cpu: placeholder \"" + ph.name + "\" " + ph.shape.str() + " was not fed");
+    if (f->dtype != ph.dtype)
+      throw BackendError("cpu: placeholder \"" + ph.name + "\" takes " + dtype_name(ph.dtype) + ", fed " + dtype_name(f->dtype));
+    const int64_t n = ph.shape.has_batch() ? (f->shape.rank() ? f->shape[0] : -1) : 1;
+    if (f->shape != ph.shape.resolved(n) || (ph.shape.has_batch() && (n < 1 || n > max_batch_)))
+      throw BackendError("cpu: placeholder \"" + ph.name + "\" " + ph.shape.str() + " fed shape " + f->shape.str() +
+                         " (batch must be 1.." + std::to_string(max_batch_) + ")");
+    if (ph.shape.has_batch()) {
+      if (batch >= 0 && n != batch)
+        throw BackendError("cpu: placeholder \"" + ph.name + "\" fed batch " + std::to_string(n) + ", others " + std::to_string(batch));
+      batch = n;
+    }
+    slot_[static_cast<size_t>(p)] = const_cast<void*>(f->data);
+  }
+  batch_ = batch < 0 ? 1 : batch;
+
+  KernelArgs a;
+  a.graph = &g_;
+  a.batch = batch_;
+  a.pool = &backend_.pool();
+  a.scratch = scratch_.data;
+  for (const Step& s : steps_) {
+    const Node& n = *s.node;
+    if (!s.kernel->run) {  // alias: the same bytes under another shape
+      slot_[static_cast<size_t>(n.id)] = slot_[static_cast<size_t>(n.inputs[0])];
+      continue;
+    }
+    a.node = &n;
+    for (size_t i = 0; i < n.inputs.size(); ++i) a.in[i] = slot_[static_cast<size_t>(n.inputs[i])];
+    a.out = static_cast<float*>(slot_[static_cast<size_t>(n.id)]);
+    s.kernel->run(a);
+  }
+}
+
+void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
+  if (std::find(targets_.begin(), targets_.end(), target) == targets_.end())
+    throw BackendError("cpu: " + g_.describe(target) + " is not a target of this executable");
+  const Node& n = g_.node(target);
+  const int64_t count = n.shape.numel(batch_);
+  if (static_cast<int64_t>(out.size()) != count)
+    throw BackendError("cpu: fetching " + g_.describe(target) + " needs " + std::to_string(count) + " floats, got " +
+                       std::to_string(out.size()));
+  const void* src = slot_[static_cast<size_t>(target)];
+  if (!src) throw BackendError("cpu: " + g_.describe(target) + " has not been computed; call run() first");
+  if (n.dtype == DType::i32) {
+    const auto* p = static_cast<const int32_t*>(src);
+    for (int64_t i = 0; i < count; ++i) out[static_cast<size_t>(i)] = static_cast<float>(p[i]);
+  } else {
+    std::memcpy(out.data(), src, static_cast<size_t>(count) * sizeof(float));
+  }
+}
+
+}  // namespace
+
+const KernelEntry* find_kernel(std::string_view op) {
+  static const KernelTable tables[] = {conv_kernels(),        dense_kernels(),   pool_kernels(),
+                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels()};
+  for (const KernelTable& t : tables)
+    for (const KernelEntry* e = t.begin; e != t.end; ++e)
+      if (e->op == op) return e;
+  return nullptr;
+}
+
+std::unique_ptr<Backend> make_cpu_backend(const Graph& graph, const BackendOptions& options) {
+  return std::make_unique<CpuBackend>(graph, options);
+}
+
+}  // namespace gg::cpu

@@ -1,0 +1,62 @@
+// The CPU kernel table: one function per op name. A kernel reads its inputs
+// and writes its output through KernelArgs; it never allocates (scratch space
+// is planned at compile time from scratch_floats).
+#pragma once
+#include <cstddef>
+#include <string_view>
+
+#include <graphgrad/graph/graph.h>
+
+#include "thread_pool.h"
+
+namespace gg::cpu {
+
+inline constexpr int kMaxInputs = 6;
+
+struct KernelArgs {
+  const Graph* graph = nullptr;
+  const Node* node = nullptr;
+  int64_t batch = 0;
+  void* in[kMaxInputs] = {};
+  float* out = nullptr;
+  ThreadPool* pool = nullptr;
+  float* scratch = nullptr;  // scratch_floats(...) floats, 64-byte aligned
+
+  template <class T = float>
+  const T* input(int i) const { return static_cast<const T*>(in[i]); }
+  // Inputs an update kernel writes in place (its mutated_inputs()).
+  float* inout(int i) const { return static_cast<float*>(in[i]); }
+  const Shape& in_shape(int i) const { return graph->node(node->inputs[static_cast<size_t>(i)]).shape; }
+  // A dimension with the batch resolved.
+  int64_t in_dim(int i, int d) const { int64_t v = in_shape(i)[d]; return v == kBatch ? batch : v; }
+  int64_t out_dim(int d) const { int64_t v = node->shape[d]; return v == kBatch ? batch : v; }
+  int64_t in_numel(int i) const { return in_shape(i).numel(batch); }
+  int64_t out_numel() const { return node->shape.numel(batch); }
+};
+
+using KernelFn = void (*)(const KernelArgs&);
+// Scratch a kernel needs at the given maximum batch and thread count.
+using ScratchFn = size_t (*)(const Graph&, const Node&, int64_t max_batch, int threads);
+
+struct KernelEntry {
+  std::string_view op;
+  KernelFn run = nullptr;       // nullptr: the output aliases input 0 (reshape)
+  ScratchFn scratch = nullptr;  // nullptr: none
+};
+
+// nullptr when the CPU backend has no kernel for the op.
+const KernelEntry* find_kernel(std::string_view op);
+
+// Per-family tables, joined by find_kernel.
+struct KernelTable {
+  const KernelEntry* begin;
+  const KernelEntry* end;
+};
+KernelTable conv_kernels();
+KernelTable dense_kernels();
+KernelTable pool_kernels();
+KernelTable elementwise_kernels();
+KernelTable softmax_kernels();
+KernelTable optimizer_kernels();
+
+}  // namespace gg::cpu

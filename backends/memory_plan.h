@@ -1,0 +1,25 @@
+// Buffer planning shared by the backends: every computed value gets an
+// offset in one arena, and values whose lifetimes do not overlap share bytes.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <graphgrad/graph/graph.h>
+
+namespace gg {
+
+struct MemoryPlan {
+  std::vector<int64_t> offset;  // per node id, in bytes; -1 when the node has no arena buffer
+  int64_t total_bytes = 0;
+};
+
+// schedule: execution order. bytes(node): its buffer size at the maximum batch
+// (0: not in the arena, e.g. leaves). alias(node): the input whose buffer the
+// node reuses (reshape), or kNoNode. Pinned nodes stay alive to the end (the
+// fetchable targets). Offsets are multiples of `alignment`.
+MemoryPlan plan_memory(const Graph& g, const std::vector<NodeId>& schedule, const std::vector<NodeId>& pinned,
+                       const std::function<int64_t(const Node&)>& bytes,
+                       const std::function<NodeId(const Node&)>& alias, int64_t alignment = 64);
+
+}  // namespace gg

@@ -1,0 +1,48 @@
+// Checkpoints: named f32 tensors plus the training step, in one binary file.
+//
+// Format, version 1 (all integers little-endian):
+//   offset 0   8 bytes  magic "GGCKPT\r\n" (the CR LF catches text-mode mangling)
+//   offset 8   u32      format version (1)
+//   offset 12  u32      CRC-32 (zlib) of the payload
+//   offset 16  u64      payload length in bytes (the rest of the file)
+//   payload:   u64 step, u32 arch_len, arch_len bytes of architecture text,
+//              u32 tensor count, then per tensor: u32 name_len, name bytes,
+//              u32 rank, rank x i64 dims, numel x f32 values.
+// save() writes "<path>.tmp", flushes and fsyncs it, then renames it over
+// <path>, so a reader sees the old file or the new one, never half of one.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <graphgrad/graph/shape.h>
+
+namespace gg::ckpt {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Every checkpoint error names the file.
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Tensor {
+  std::string name;
+  Shape shape;
+  std::vector<float> values;
+};
+
+struct Checkpoint {
+  uint64_t step = 0;
+  std::string architecture;  // the model's one-line summary, to name a mismatch
+  std::vector<Tensor> tensors;
+  const Tensor* find(const std::string& name) const;
+};
+
+void save(const std::filesystem::path& path, const Checkpoint& ckpt);
+Checkpoint load(const std::filesystem::path& path);
+
+}  // namespace gg::ckpt

@@ -1,0 +1,163 @@
+#include "commands.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <graphgrad/frontends/dataset.h>
+#include <graphgrad/frontends/idx.h>
+#include <graphgrad/frontends/mnist_model.h>
+#include <graphgrad/frontends/png_grid.h>
+
+namespace gg::cli {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int64_t peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;  // kilobytes on Linux
+}
+
+std::unique_ptr<Sequential> compiled_model(const CommonOptions& c, const Shape& input) {
+  auto model = make_mnist_cnn(c.seed, input);
+  CompileOptions co;
+  co.backend = c.backend;
+  co.backend_options.threads = c.threads;
+  co.backend_options.device = c.device;
+  model->compile(co);
+  return model;
+}
+
+Dataset load_split(const CommonOptions& c, const char* split, int64_t limit = 0) {
+  return to_dataset(data::load_mnist(c.data, split, static_cast<size_t>(limit)));
+}
+
+// Median time of one image through predict(), after warm-ups (the peers' rule).
+double latency_batch1_ms(Sequential& model, const Dataset& test) {
+  const int64_t item = test.item_floats();
+  for (int i = 0; i < 100; ++i) model.predict(test.x.data() + (i % test.size()) * item, 1, 1);
+  std::vector<double> ms;
+  for (int i = 0; i < 1000; ++i) {
+    const auto t0 = Clock::now();
+    model.predict(test.x.data() + (i % test.size()) * item, 1, 1);
+    ms.push_back(seconds_since(t0) * 1e3);
+  }
+  std::nth_element(ms.begin(), ms.begin() + 500, ms.end());
+  return ms[500];
+}
+}  // namespace
+
+int train(const CommonOptions& c, const TrainOptions& t) {
+  const Dataset train_set = load_split(c, "train", t.train_limit);
+  const Dataset test_set = load_split(c, "test");
+  auto model = compiled_model(c, train_set.item_shape);
+  if (!c.json) std::cout << model->summary() << "\n";
+
+  FitOptions fo;
+  fo.batch_size = c.batch;
+  fo.epochs = t.epochs;
+  fo.validation = &test_set;
+  fo.verbose = c.json ? 0 : 1;
+  double train_s = 0;
+  int64_t trained = 0;
+  double last_acc = 0;
+  fo.on_epoch_end = [&](const EpochStats& s) {
+    train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
+    if (c.json)
+      std::cout << nlohmann::json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
+                                  {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
+                << std::endl;
+    if (!t.save.empty()) model->save(t.save);
+  };
+  model->fit(train_set, fo);
+
+  // Inference at the training batch size over the test set, then one image at a time.
+  const auto t0 = Clock::now();
+  model->predict(test_set.x.data(), test_set.size(), c.batch);
+  const double infer = double(test_set.size()) / seconds_since(t0);
+  const double latency = latency_batch1_ms(*model, test_set);
+  const double train_ips = double(trained) / train_s;
+
+  if (c.json) {
+    std::cout << nlohmann::json{{"backend", c.backend},
+                                {"threads", c.threads},
+                                {"train_images_per_s", std::round(train_ips * 10) / 10},
+                                {"infer_images_per_s", std::round(infer * 10) / 10},
+                                {"latency_batch1_ms", std::round(latency * 1000) / 1000},
+                                {"test_accuracy", last_acc},
+                                {"peak_rss_mib", peak_rss_mib()}}
+                     .dump()
+              << std::endl;
+  } else {
+    const Evaluation e = model->evaluate(test_set, c.batch);
+    std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
+    std::cout << fmt::format("backend {} ({} threads): train {:.0f} images/s, inference {:.0f} images/s, "
+                             "one image {:.3f} ms, peak RSS {} MiB\n",
+                             c.backend, c.threads, train_ips, infer, latency, peak_rss_mib());
+    if (!t.save.empty()) std::cout << "saved weights to " << t.save << "\n";
+  }
+  return 0;
+}
+
+int evaluate(const CommonOptions& c, const std::string& load) {
+  const Dataset test_set = load_split(c, "test");
+  auto model = compiled_model(c, test_set.item_shape);
+  model->load(load);
+  const Evaluation e = model->evaluate(test_set, c.batch);
+  if (c.json)
+    std::cout << nlohmann::json{{"loss", e.loss}, {"test_accuracy", e.accuracy}}.dump() << std::endl;
+  else
+    std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
+  return 0;
+}
+
+int predict(const CommonOptions& c, const std::string& load, int64_t index) {
+  const Dataset test_set = load_split(c, "test");
+  if (index < 0 || index >= test_set.size())
+    throw std::invalid_argument(fmt::format("--index {} is outside the test set (0..{})", index, test_set.size() - 1));
+  auto model = compiled_model(c, test_set.item_shape);
+  model->load(load);
+  const std::vector<float> p = model->predict(test_set.x.data() + index * test_set.item_floats(), 1, 1);
+  const auto predicted = std::max_element(p.begin(), p.end()) - p.begin();
+  const int actual = test_set.y[static_cast<size_t>(index)];
+  if (c.json) {
+    std::cout << nlohmann::json{{"index", index}, {"probabilities", p}, {"predicted", predicted}, {"actual", actual}}.dump()
+              << std::endl;
+  } else {
+    std::cout << "probabilities: [";
+    for (size_t i = 0; i < p.size(); ++i) std::cout << (i ? " " : "") << fmt::format("{:.8e}", p[i]);
+    std::cout << "]\n" << fmt::format("predicted = {}, actual = {}\n", predicted, actual);
+  }
+  return 0;
+}
+
+int samples(const CommonOptions& c, const std::string& out) {
+  const data::MnistSplit train_split = data::load_mnist(c.data, "train");
+  data::write_digit_grid(out, train_split, 4, 16, c.seed);
+  std::cout << "wrote a 4x16 grid of training digits to " << out << "\n";
+  return 0;
+}
+
+int graph(const CommonOptions& c, bool dot, const std::string& out) {
+  auto model = compiled_model(c, Shape{1, 28, 28});
+  const std::string text = dot ? model->graph().to_dot() : model->graph().dump();
+  if (out.empty()) {
+    std::cout << text;
+    return 0;
+  }
+  std::ofstream f(out);
+  if (!(f << text)) throw std::runtime_error(out + ": cannot write");
+  std::cout << "wrote " << model->graph().size() << " nodes to " << out << "\n";
+  return 0;
+}
+
+}  // namespace gg::cli

@@ -1,0 +1,30 @@
+// The `mnist` CLI's subcommands; mnist_main.cpp parses flags into these.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace gg::cli {
+
+struct CommonOptions {
+  std::string data = "data/mnist";
+  std::string backend = "cpu";
+  std::string device;
+  int threads = 1;
+  int batch = 128;
+  uint64_t seed = 0;
+  bool json = false;
+};
+
+struct TrainOptions {
+  int epochs = 10;
+  int64_t train_limit = 0;
+  std::string save;
+};
+
+int train(const CommonOptions& c, const TrainOptions& t);
+int evaluate(const CommonOptions& c, const std::string& load);
+int predict(const CommonOptions& c, const std::string& load, int64_t index);
+int samples(const CommonOptions& c, const std::string& out);
+int graph(const CommonOptions& c, bool dot, const std::string& out);
+
+}  // namespace gg::cli

@@ -1,0 +1,75 @@
+// mnist: train, evaluate and inspect the Keras tutorial's CNN from the command line.
+#include <exception>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include <graphgrad/backends/backend.h>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace gg::cli;
+  CLI::App app{"graphgrad's MNIST CNN (the Keras tutorial's net): train it, evaluate it, look at it."};
+  app.require_subcommand(1);
+  CommonOptions c;
+  c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  auto common = [&](CLI::App* sub, bool data = true) {
+    if (data) sub->add_option("--data", c.data, "folder with the four MNIST IDX files (.gz or raw)")->capture_default_str();
+    sub->add_option("--backend", c.backend, "cpu or vulkan")->capture_default_str()->check(CLI::IsMember({"cpu", "vulkan"}));
+    sub->add_option("--device", c.device, "GPU device index or name substring (vulkan)");
+    sub->add_option("--threads", c.threads, "CPU worker threads (OpenBLAS runs inside them)")->capture_default_str()->check(CLI::Range(1, 1024));
+    sub->add_option("--batch", c.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+    sub->add_option("--seed", c.seed, "seed for initialisation, shuffling and dropout")->capture_default_str();
+    sub->add_flag("--json", c.json, "print JSON lines instead of text");
+  };
+
+  TrainOptions t;
+  auto* train_cmd = app.add_subcommand("train", "train the net (Adam, lr 1e-3), validating on the test set each epoch");
+  common(train_cmd);
+  train_cmd->add_option("--epochs", t.epochs, "epochs")->capture_default_str()->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--save", t.save, "write the weights here after every epoch");
+
+  std::string load;
+  auto* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
+  common(eval_cmd);
+  eval_cmd->add_option("--load", load, "weights written by train --save")->required();
+
+  int64_t index = 0;
+  auto* predict_cmd = app.add_subcommand("predict", "class probabilities of one test image, as in the tutorial");
+  common(predict_cmd);
+  predict_cmd->add_option("--load", load, "weights written by train --save")->required();
+  predict_cmd->add_option("--index", index, "test image index")->capture_default_str();
+
+  std::string out;
+  auto* samples_cmd = app.add_subcommand("samples", "a 4x16 grid of random training digits as a PNG");
+  samples_cmd->add_option("--data", c.data, "folder with the MNIST files")->capture_default_str();
+  samples_cmd->add_option("--seed", c.seed, "which digits")->capture_default_str();
+  samples_cmd->add_option("--out", out, "PNG to write")->required();
+
+  bool dot = false;
+  auto* graph_cmd = app.add_subcommand("graph", "the forward + backward + update graph, as text or Graphviz DOT");
+  common(graph_cmd, false);
+  graph_cmd->add_flag("--dot", dot, "Graphviz DOT instead of a text dump");
+  graph_cmd->add_option("--out", out, "file to write (default: standard output)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (*train_cmd) return train(c, t);
+    if (*eval_cmd) return evaluate(c, load);
+    if (*predict_cmd) return predict(c, load, index);
+    if (*samples_cmd) return samples(c, out);
+    if (*graph_cmd) return graph(c, dot, out);
+  } catch (const std::exception& e) {
+    std::cerr << "mnist: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,130 @@
+// A Keras-style Sequential model over the graph API:
+//
+//   Sequential model(Shape{1, 28, 28});
+//   model.add(Conv2D(32, {3, 3}));
+//   model.add(Activation("relu"));
+//   ...
+//   model.add(Dense(10));
+//   model.add(Activation("softmax"));
+//   model.compile({.loss = "categorical_crossentropy", .optimizer = Adam{}});
+//   model.fit(train, {.batch_size = 128, .epochs = 10, .validation = &test});
+//
+// add() builds the training forward graph as it goes, so a layer that does not
+// fit its input fails there, naming the layer. compile() derives the gradient
+// graph, appends the optimizer's update nodes and an inference path (dropout
+// left out) over the same parameters, and hands the graph to a backend.
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <graphgrad/backends/backend.h>
+#include <graphgrad/graph/graph.h>
+#include <graphgrad/ops/optimizers.h>
+
+#include "dataset.h"
+#include "layers.h"
+
+namespace gg {
+
+using Adam = ops::AdamConfig;
+using SGD = ops::SgdConfig;
+using Optimizer = std::variant<Adam, SGD>;
+
+struct CompileOptions {
+  // "categorical_crossentropy" or "sparse_categorical_crossentropy": both take
+  // integer labels here (one-hot rows are never materialised) and are fused
+  // with the final softmax for stability.
+  std::string loss = "categorical_crossentropy";
+  Optimizer optimizer = Adam{};
+  std::string backend = "cpu";
+  BackendOptions backend_options = {};
+};
+
+struct EpochStats {
+  int epoch = 0;
+  double loss = 0, accuracy = 0;          // training, averaged over the epoch (dropout on)
+  double val_loss = 0, val_accuracy = 0;  // on the validation set, when given
+  double seconds = 0;                     // training time of the epoch, validation excluded
+  int64_t images = 0;
+};
+
+struct FitOptions {
+  int batch_size = 128;
+  int epochs = 10;
+  const Dataset* validation = nullptr;
+  bool shuffle = true;
+  int verbose = 1;             // 0: silent; 1: Keras-style lines (a progress bar on a terminal)
+  std::ostream* log = nullptr; // default std::cout
+  std::function<void(const EpochStats&)> on_epoch_end = {};
+};
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+};
+
+class Sequential {
+ public:
+  // input: the shape of one item, e.g. [1,28,28]; seed: initialisers, shuffling and dropout.
+  explicit Sequential(Shape input, uint64_t seed = 0);
+  ~Sequential();
+  Sequential(const Sequential&) = delete;
+  Sequential& operator=(const Sequential&) = delete;
+
+  // Adds a layer; throws GraphError naming the layer when it does not fit.
+  Sequential& add(Layer layer);
+  void compile(const CompileOptions& options = {});
+
+  std::vector<EpochStats> fit(const Dataset& train, const FitOptions& options = {});
+  Evaluation evaluate(const Dataset& data, int batch_size = 128);
+  // Class probabilities, `count` rows of classes() values.
+  std::vector<float> predict(const float* images, int64_t count, int batch_size = 128);
+
+  void save(const std::filesystem::path& path) const;  // parameters, optimizer state, step
+  // Loads a checkpoint written for the same architecture (checked by names and
+  // shapes); the optimizer state too when the checkpoint has it.
+  void load(const std::filesystem::path& path);
+
+  std::string summary() const;       // a Keras-like table
+  std::string architecture() const;  // one line, stored in checkpoints
+  const Graph& graph() const { return graph_; }
+  Backend& backend() const;
+  const Shape& input_shape() const { return input_; }
+  int64_t classes() const;
+  int64_t step() const { return step_; }
+  int64_t parameter_count() const;
+
+ private:
+  // Appends layer `index` to the path ending at x (training: with dropout).
+  NodeId apply(size_t index, NodeId x, bool training);
+  std::string unique_name(const std::string& base);
+  Executable& executable(const std::string& which, int64_t max_batch);
+  void require_compiled(const char* what) const;
+  void check_data(const Dataset& d, const char* what) const;
+
+  Shape input_;
+  uint64_t seed_;
+  Graph graph_;
+  NodeId x_, y_, step_ph_, base_ph_;
+  NodeId train_out_;  // the training path's current last node
+  std::vector<Layer> layers_;
+  std::vector<std::pair<NodeId, NodeId>> layer_params_;  // (kernel, bias) per layer, kNoNode when none
+  std::vector<std::string> layer_names_;
+  std::map<std::string, int> name_counts_;
+  uint32_t dropout_count_ = 0;
+
+  bool compiled_ = false;
+  NodeId loss_ = kNoNode, train_acc_ = kNoNode, probs_ = kNoNode, eval_loss_ = kNoNode, eval_acc_ = kNoNode;
+  std::vector<NodeId> updates_;
+  std::unique_ptr<Backend> backend_;
+  std::map<std::pair<std::string, int64_t>, std::unique_ptr<Executable>> executables_;
+  int64_t step_ = 0;
+};
+
+}  // namespace gg
