@@ -45,7 +45,10 @@ Sequential::Sequential(Shape input, uint64_t seed) : input_(std::move(input)), s
 Sequential::~Sequential() = default;
 
 std::string Sequential::unique_name(const std::string& base) {
-  return base + "_" + std::to_string(++name_counts_[base]);
+  std::string name;
+  do name = base + "_" + std::to_string(++name_counts_[base]);
+  while (graph_.find(name) != kNoNode);  // skip names the user took explicitly
+  return name;
 }
 
 Sequential& Sequential::add(Layer layer) {
@@ -124,6 +127,10 @@ void Sequential::compile(const CompileOptions& options) {
   if (!last || last->kind != "softmax")
     throw GraphError("compile(): " + options.loss + " expects class probabilities: end the model with Activation(\"softmax\")");
 
+  // Everything below is undone if any of it fails (an unknown backend, say), so
+  // compile() can be called again.
+  const int size_before = graph_.size();
+  try {
   // Training path: the loss is fused with the final softmax, so it reads the logits.
   const NodeId logits = graph_.node(train_out_).inputs[0];
   loss_ = ops::softmax_cross_entropy(graph_, logits, y_, "loss");
@@ -143,6 +150,11 @@ void Sequential::compile(const CompileOptions& options) {
   eval_acc_ = ops::accuracy(graph_, z, y_, "eval_accuracy");
 
   backend_ = make_backend(options.backend, graph_, options.backend_options);
+  } catch (...) {
+    graph_.truncate(size_before);
+    updates_.clear();
+    throw;
+  }
   compiled_ = true;
 }
 

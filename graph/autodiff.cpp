@@ -39,6 +39,14 @@ std::vector<NodeId> vjp(Graph& g, NodeId y, NodeId dy, const std::vector<NodeId>
     if (to_y[i])
       for (NodeId in : g.nodes()[i].inputs) to_y[static_cast<size_t>(in)] = 1;
 
+  for (NodeId w : wrt)
+    if (!(from_wrt[static_cast<size_t>(w)] && to_y[static_cast<size_t>(w)]))
+      throw GraphError(g.describe(y) + " does not depend on " + g.describe(w) + ": it has no gradient");
+
+  // Either every gradient node is appended or none is.
+  const int size_before = g.size();
+  Graph::RenameClashes rename(g);
+  try {
   std::vector<std::vector<NodeId>> pending(n);
   std::vector<NodeId> total(n, kNoNode);
   pending[static_cast<size_t>(y)].push_back(dy);
@@ -76,13 +84,25 @@ std::vector<NodeId> vjp(Graph& g, NodeId y, NodeId dy, const std::vector<NodeId>
     out.push_back(total[static_cast<size_t>(w)]);
   }
   return out;
+  } catch (...) {
+    g.truncate(size_before);
+    throw;
+  }
 }
 
 std::vector<NodeId> grad(Graph& g, NodeId loss, const std::vector<NodeId>& wrt) {
   if (g.node(loss).shape.rank() != 0)
     throw GraphError("grad: the loss " + g.describe(loss) + " must be a scalar");
-  NodeId one = g.constant("grad/seed_" + g.node(loss).name, Shape{}, {1.0f});
-  return vjp(g, loss, one, wrt);
+  const int size_before = g.size();
+  std::string seed_name = "grad/seed_" + g.node(loss).name;
+  for (int k = 2; g.find(seed_name) != kNoNode; ++k) seed_name = "grad/seed_" + g.node(loss).name + "_" + std::to_string(k);
+  NodeId one = g.constant(seed_name, Shape{}, {1.0f});
+  try {
+    return vjp(g, loss, one, wrt);
+  } catch (...) {
+    g.truncate(size_before);
+    throw;
+  }
 }
 
 }  // namespace gg

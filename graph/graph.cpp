@@ -108,12 +108,25 @@ NodeId Graph::add(const Op& op, std::vector<NodeId> inputs, Attrs attrs, std::st
       throw GraphError(std::string(op.name()) + (name.empty() ? "" : " \"" + name + "\"") + ": input " + std::to_string(i) +
                        " is not a node of this graph");
   if (name.empty()) name = std::string(op.name()) + "_" + std::to_string(size());
+  if (rename_clashes_ && by_name_.count(name)) {
+    const std::string base = name;
+    for (int k = 2; by_name_.count(name); ++k) name = base + "_" + std::to_string(k);
+  }
   check_new_name(name);
   Node n{kNoNode, &op, std::move(inputs), std::move(attrs), {}, DType::f32, std::move(name)};
   TypedShape ts = op.infer(*this, n);  // throws GraphError naming the node
   n.shape = std::move(ts.shape);
   n.dtype = ts.dtype;
   return push(std::move(n));
+}
+
+void Graph::truncate(int size) {
+  while (this->size() > size) {
+    const Node& n = nodes_.back();
+    by_name_.erase(n.name);
+    values_.erase(n.id);
+    nodes_.pop_back();
+  }
 }
 
 const Node& Graph::node(NodeId id) const {

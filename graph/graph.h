@@ -84,6 +84,25 @@ class Graph {
   // A readable description of a node for error messages: 'conv2d "conv_1" [N,32,26,26]'.
   std::string describe(NodeId id) const;
 
+  // Removes every node from `size` on: undoes a multi-node edit that failed
+  // half-way (autodiff, compile), so the graph is as it was before it.
+  void truncate(int size);
+
+  // While one of these lives, a name that is already taken gets a numeric
+  // suffix ("grad/dense_1/x_2") instead of being an error: autodiff names its
+  // nodes after the forward nodes, and may run more than once on a graph.
+  class RenameClashes {
+   public:
+    explicit RenameClashes(Graph& g) : g_(g), was_(g.rename_clashes_) { g.rename_clashes_ = true; }
+    ~RenameClashes() { g_.rename_clashes_ = was_; }
+    RenameClashes(const RenameClashes&) = delete;
+    RenameClashes& operator=(const RenameClashes&) = delete;
+
+   private:
+    Graph& g_;
+    bool was_;
+  };
+
  private:
   NodeId push(Node n);
   void check_new_name(const std::string& name) const;
@@ -92,6 +111,7 @@ class Graph {
   std::unordered_map<std::string, NodeId> by_name_;
   std::unordered_map<NodeId, std::vector<float>> values_;
   std::mt19937_64 rng_;
+  bool rename_clashes_ = false;
 };
 
 }  // namespace gg

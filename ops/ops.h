@@ -36,7 +36,8 @@ NodeId relu_backward(Graph& g, NodeId dy, NodeId y, const std::string& name = {}
 // by 1/(1-rate). The mask comes from the counter-based hash in counter_rng.h,
 // keyed on (seed, step, global element index), so any backend reproduces it bit
 // for bit; step and sample_base are i32 [1] placeholders fed each run
-// (sample_base: the global index of this run's first sample). Training only:
+// (sample_base: the index of this run's first sample within the global
+// batch: 0 in one process, the rank's offset in data-parallel training). Training only:
 // inference graphs leave dropout out.
 NodeId dropout(Graph& g, NodeId x, NodeId step, NodeId sample_base, double rate, uint32_t seed,
                const std::string& name = {});

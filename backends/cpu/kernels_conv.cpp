@@ -55,6 +55,13 @@ void col2im(const ConvGeometry& g, const float* col, float* dx) {
           if (iy < 0 || iy >= g.h) continue;
           float* dst = dx + (c * g.h + iy) * g.w;
           const float* src = row + oy * g.ow;
+          if (g.stride == 1) {  // a contiguous, branch-free (vectorisable) range
+            const int64_t lo = std::clamp<int64_t>(g.pad_left - j, 0, g.ow);
+            const int64_t hi = std::clamp<int64_t>(g.w + g.pad_left - j, lo, g.ow);
+            float* d = dst - g.pad_left + j;
+            for (int64_t ox = lo; ox < hi; ++ox) d[ox] += src[ox];
+            continue;
+          }
           for (int64_t ox = 0; ox < g.ow; ++ox) {
             const int64_t ix = ox * g.stride - g.pad_left + j;
             if (ix >= 0 && ix < g.w) dst[ix] += src[ox];

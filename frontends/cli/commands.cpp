@@ -73,7 +73,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   fo.on_epoch_end = [&](const EpochStats& s) {
     train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
     if (c.json)
-      std::cout << nlohmann::json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
+      std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
     if (!t.save.empty()) model->save(t.save);
@@ -88,7 +88,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   const double train_ips = double(trained) / train_s;
 
   if (c.json) {
-    std::cout << nlohmann::json{{"backend", c.backend},
+    std::cout << nlohmann::ordered_json{{"backend", c.backend},
                                 {"threads", c.threads},
                                 {"train_images_per_s", std::round(train_ips * 10) / 10},
                                 {"infer_images_per_s", std::round(infer * 10) / 10},
@@ -114,7 +114,7 @@ int evaluate(const CommonOptions& c, const std::string& load) {
   model->load(load);
   const Evaluation e = model->evaluate(test_set, c.batch);
   if (c.json)
-    std::cout << nlohmann::json{{"loss", e.loss}, {"test_accuracy", e.accuracy}}.dump() << std::endl;
+    std::cout << nlohmann::ordered_json{{"loss", e.loss}, {"test_accuracy", e.accuracy}}.dump() << std::endl;
   else
     std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
   return 0;
@@ -130,7 +130,7 @@ int predict(const CommonOptions& c, const std::string& load, int64_t index) {
   const auto predicted = std::max_element(p.begin(), p.end()) - p.begin();
   const int actual = test_set.y[static_cast<size_t>(index)];
   if (c.json) {
-    std::cout << nlohmann::json{{"index", index}, {"probabilities", p}, {"predicted", predicted}, {"actual", actual}}.dump()
+    std::cout << nlohmann::ordered_json{{"index", index}, {"probabilities", p}, {"predicted", predicted}, {"actual", actual}}.dump()
               << std::endl;
   } else {
     std::cout << "probabilities: [";

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End-to-end checks of the mnist CLI: what a user types, what they get back.
+#   cli_test.sh MNIST_BINARY DATA_DIR
+set -u
+mnist=$1 data=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+# expect NAME WANT_STATUS(0|nonzero) PATTERN -- command...: runs it, checks the exit status and that
+# stdout+stderr match PATTERN (grep -E).
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out status
+  out=$("$@" 2>&1)
+  status=$?
+  if { [ "$want" = 0 ] && [ $status -ne 0 ]; } || { [ "$want" != 0 ] && [ $status -eq 0 ]; } ||
+     [ $status -gt 128 ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: exit $status, output:"; echo "$out" | head -20
+    failed=$((failed + 1))
+  else
+    echo "ok   $name"
+    passed=$((passed + 1))
+  fi
+}
+
+expect "no subcommand"        nonzero "subcommand"                 -- "$mnist"
+expect "unknown flag"         nonzero "--no-such-flag"             -- "$mnist" train --no-such-flag
+expect "unknown backend"      nonzero "--backend"                  -- "$mnist" train --backend tpu --data "$data"
+expect "vulkan not built"     nonzero "vulkan.*not built"          -- "$mnist" train --backend vulkan --data "$data" --train-limit 10 --epochs 1
+expect "batch 0"              nonzero "--batch"                    -- "$mnist" train --batch 0 --data "$data"
+expect "negative epochs"      nonzero "--epochs"                   -- "$mnist" train --epochs -1 --data "$data"
+expect "threads 0"            nonzero "--threads"                  -- "$mnist" train --threads 0 --data "$data"
+expect "missing data dir"     nonzero "$tmp/nowhere"               -- "$mnist" train --data "$tmp/nowhere" --epochs 1
+expect "train and save"       0       '"test_accuracy"'            -- "$mnist" train --data "$data" --epochs 1 --train-limit 512 --batch 64 --threads 2 --json --save "$tmp/w.ckpt"
+expect "json summary keys"    0       'train_images_per_s.*infer_images_per_s.*peak_rss_mib' -- "$mnist" train --data "$data" --epochs 1 --train-limit 256 --json
+expect "evaluate"             0       "accuracy: 0\.[0-9]"         -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt"
+expect "predict"              0       "predicted = [0-9], actual = 7" -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 0
+expect "predict past data"    nonzero "--index 10000"              -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 10000
+expect "evaluate missing ckpt" nonzero "$tmp/none.ckpt"            -- "$mnist" evaluate --data "$data" --load "$tmp/none.ckpt"
+head -c 4096 /dev/urandom > "$tmp/junk.ckpt"
+expect "evaluate junk ckpt"   nonzero "junk.ckpt.*magic"           -- "$mnist" evaluate --data "$data" --load "$tmp/junk.ckpt"
+expect "samples png"          0       "grid"                       -- "$mnist" samples --data "$data" --out "$tmp/grid.png"
+expect "samples is a png"     0       "PNG image data, 448 x 112" -- file "$tmp/grid.png"
+expect "graph dot"            0       "digraph"                    -- "$mnist" graph --dot
+expect "graph dump has backward" 0    "conv2d_backward_weight"     -- "$mnist" graph
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
