@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include <graphgrad/backends/node_view.h>
 #include <graphgrad/graph/graph.h>
 
 #include "thread_pool.h"
@@ -13,10 +14,7 @@ namespace gg::cpu {
 
 inline constexpr int kMaxInputs = 6;
 
-struct KernelArgs {
-  const Graph* graph = nullptr;
-  const Node* node = nullptr;
-  int64_t batch = 0;
+struct KernelArgs : NodeView {
   void* in[kMaxInputs] = {};
   float* out = nullptr;
   ThreadPool* pool = nullptr;
@@ -26,12 +24,6 @@ struct KernelArgs {
   const T* input(int i) const { return static_cast<const T*>(in[i]); }
   // Inputs an update kernel writes in place (its mutated_inputs()).
   float* inout(int i) const { return static_cast<float*>(in[i]); }
-  const Shape& in_shape(int i) const { return graph->node(node->inputs[static_cast<size_t>(i)]).shape; }
-  // A dimension with the batch resolved.
-  int64_t in_dim(int i, int d) const { int64_t v = in_shape(i)[d]; return v == kBatch ? batch : v; }
-  int64_t out_dim(int d) const { int64_t v = node->shape[d]; return v == kBatch ? batch : v; }
-  int64_t in_numel(int i) const { return in_shape(i).numel(batch); }
-  int64_t out_numel() const { return node->shape.numel(batch); }
 };
 
 using KernelFn = void (*)(const KernelArgs&);

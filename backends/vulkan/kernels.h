@@ -1,0 +1,97 @@
+// The Vulkan kernel table: per op, a function that records the op's
+// dispatches (one or more shaders from shaders/) into the step's command
+// buffer through a Recorder. Recording happens once per batch size; the
+// command buffer is then re-submitted every step.
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string_view>
+
+#include <graphgrad/backends/node_view.h>
+
+namespace gg::vk {
+
+// Offsets handed to kernels are multiples of this (the planner guarantees it;
+// it is >= every device's minStorageBufferOffsetAlignment we accept).
+inline constexpr VkDeviceSize kSliceAlign = 256;
+
+// A range of a device buffer, bound as one storage buffer.
+struct Slice {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceSize offset = 0, bytes = 0;
+  // A sub-range; `off` is rounded up to kSliceAlign.
+  Slice sub(VkDeviceSize off, VkDeviceSize n) const {
+    off = (off + kSliceAlign - 1) / kSliceAlign * kSliceAlign;
+    return {buffer, offset + off, n};
+  }
+};
+
+class Recorder {
+ public:
+  virtual ~Recorder() = default;
+  // Records one dispatch of shaders/<shader>.comp with bindings[i] at
+  // (set 0, binding i), `push_bytes` (<= 128) of push constants, and
+  // gx*gy*gz workgroups; a compute->compute memory barrier follows it.
+  virtual void dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push,
+                        uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) = 0;
+  // Fills a slice with a 32-bit pattern (0 to zero it); a barrier follows.
+  virtual void fill(const Slice& s, uint32_t value) = 0;
+  // The device's maxComputeWorkGroupCount[axis] (>= 65535).
+  virtual uint32_t max_groups(int axis) const = 0;
+
+  template <class Push>
+  void dispatch(std::string_view shader, std::initializer_list<Slice> bindings, const Push& push, uint32_t gx,
+                uint32_t gy = 1, uint32_t gz = 1) {
+    static_assert(sizeof(Push) <= 128, "push constants are limited to 128 bytes");
+    dispatch(shader, std::span<const Slice>(bindings.begin(), bindings.size()), &push, sizeof(Push), gx, gy, gz);
+  }
+};
+
+inline constexpr int kMaxInputs = 6;
+
+struct KernelArgs : NodeView {
+  Slice in[kMaxInputs];  // the node's inputs, in order (i32 inputs too: 4 bytes per element)
+  Slice out;             // the node's output
+  Slice scratch;         // scratch(...) bytes, for intermediate buffers (im2col columns, partial sums)
+  Slice status;          // 4 bytes, zeroed before each run: a kernel writes non-zero to report bad input
+  Recorder* rec = nullptr;
+};
+
+using KernelFn = void (*)(const KernelArgs&);
+// Scratch bytes a kernel needs at the given maximum batch.
+using ScratchFn = size_t (*)(const Graph&, const Node&, int64_t max_batch);
+
+struct KernelEntry {
+  std::string_view op;
+  KernelFn record = nullptr;    // nullptr: the output aliases input 0 (reshape)
+  ScratchFn scratch = nullptr;  // nullptr: none
+  // When status is non-zero after a run, the error to report (the node is named by the caller).
+  const char* status_error = nullptr;
+};
+
+// nullptr when the Vulkan backend has no kernel for the op.
+const KernelEntry* find_kernel(std::string_view op);
+
+struct KernelTable {
+  const KernelEntry* begin;
+  const KernelEntry* end;
+};
+KernelTable conv_kernels();
+KernelTable dense_kernels();
+KernelTable pool_kernels();
+KernelTable elementwise_kernels();
+KernelTable softmax_kernels();
+KernelTable optimizer_kernels();
+
+// Workgroups for n items at `local` items per group, capped at the device
+// limit (shaders then loop with a grid stride).
+inline uint32_t groups_for(int64_t n, uint32_t local, const Recorder& r) {
+  const int64_t g = (n + local - 1) / local;
+  return static_cast<uint32_t>(g < 1 ? 1 : (g > int64_t(r.max_groups(0)) ? r.max_groups(0) : g));
+}
+
+}  // namespace gg::vk
