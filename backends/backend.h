@@ -67,4 +67,8 @@ class Backend {
 std::unique_ptr<Backend> make_backend(std::string_view name, const Graph& graph, const BackendOptions& options = {});
 std::vector<std::string> backend_names();
 
+// One line per device a backend can use ("cpu": this machine); empty with
+// `why` set when there are none (no Vulkan loader or driver, not built).
+std::vector<std::string> list_devices(std::string_view backend, std::string* why = nullptr);
+
 }  // namespace gg

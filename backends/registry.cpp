@@ -1,16 +1,41 @@
 // The backend registry: the frontend asks for a backend by name.
 #include <graphgrad/backends/backend.h>
 #include <graphgrad/backends/cpu/cpu_backend.h>
+#ifdef GRAPHGRAD_HAS_VULKAN
+#include <graphgrad/backends/vulkan/vulkan_backend.h>
+#endif
 
 namespace gg {
 
-std::vector<std::string> backend_names() { return {"cpu"}; }
+std::vector<std::string> backend_names() {
+#ifdef GRAPHGRAD_HAS_VULKAN
+  return {"cpu", "vulkan"};
+#else
+  return {"cpu"};
+#endif
+}
+
+std::vector<std::string> list_devices(std::string_view backend, std::string* why) {
+  if (backend == "cpu") return {"0: this machine's CPU (OpenBLAS)"};
+#ifdef GRAPHGRAD_HAS_VULKAN
+  if (backend == "vulkan") return vk::device_descriptions(why);
+#endif
+  if (why) *why = "backend '" + std::string(backend) + "' is not built";
+  return {};
+}
 
 std::unique_ptr<Backend> make_backend(std::string_view name, const Graph& graph, const BackendOptions& options) {
   if (name == "cpu") return cpu::make_cpu_backend(graph, options);
+#ifdef GRAPHGRAD_HAS_VULKAN
+  if (name == "vulkan") return vk::make_vulkan_backend(graph, options);
+#else
   if (name == "vulkan")
-    throw BackendError("backend 'vulkan' is not built yet: this build has only the cpu backend (use --backend cpu)");
-  throw BackendError("unknown backend '" + std::string(name) + "': choose one of: cpu");
+    throw BackendError("backend 'vulkan' is not built: this build has only the cpu backend (configure with "
+                       "-DGRAPHGRAD_VULKAN=ON after installing libvulkan-dev libvulkan-volk-dev glslang-tools)");
+#endif
+  std::string known;
+  for (const auto& n : backend_names()) known += (known.empty() ? "" : ", ") + n;
+  throw BackendError("unknown backend '" + std::string(name) + "': choose one of: " + known);
 }
 
 }  // namespace gg

@@ -28,7 +28,12 @@ expect() {
 expect "no subcommand"        nonzero "subcommand"                 -- "$mnist"
 expect "unknown flag"         nonzero "--no-such-flag"             -- "$mnist" train --no-such-flag
 expect "unknown backend"      nonzero "--backend"                  -- "$mnist" train --backend tpu --data "$data"
-expect "vulkan not built"     nonzero "vulkan.*not built"          -- "$mnist" train --backend vulkan --data "$data" --train-limit 10 --epochs 1
+expect "devices"              0       "cpu:"                       -- "$mnist" devices
+if "$mnist" devices 2>/dev/null | grep -q "not built"; then
+  expect "vulkan not built"   nonzero "vulkan.*not built"          -- "$mnist" train --backend vulkan --data "$data" --train-limit 10 --epochs 1
+else
+  expect "unknown vulkan device" nonzero "no-such-gpu"             -- "$mnist" train --backend vulkan --device no-such-gpu --data "$data" --train-limit 10 --epochs 1
+fi
 expect "batch 0"              nonzero "--batch"                    -- "$mnist" train --batch 0 --data "$data"
 expect "negative epochs"      nonzero "--epochs"                   -- "$mnist" train --epochs -1 --data "$data"
 expect "threads 0"            nonzero "--threads"                  -- "$mnist" train --threads 0 --data "$data"

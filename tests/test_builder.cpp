@@ -140,12 +140,16 @@ TEST_CASE("compile() checks the loss, the final softmax and the backend") {
     CHECK_MSG(msg, "'mse'");
     CHECK_MSG(msg, "categorical_crossentropy");
   }
-  SUBCASE("vulkan: known but not built") {
+  SUBCASE("vulkan: not built, or a device that does not exist") {
     Sequential m(Shape{1, 8, 8});
     add_small_layers(m);
-    const std::string msg = error_of<BackendError>([&] { m.compile({.backend = "vulkan"}); });
+    const std::vector<std::string> names = backend_names();
+    const bool built = std::count(names.begin(), names.end(), "vulkan") == 1;
+    CompileOptions co{.backend = "vulkan"};
+    co.backend_options.device = "no-such-gpu";
+    const std::string msg = error_of<BackendError>([&] { m.compile(co); });
     CHECK_MSG(msg, "vulkan");
-    CHECK_MSG(msg, "not built");
+    CHECK_MSG(msg, built ? "no-such-gpu" : "not built");
   }
   SUBCASE("an unknown backend lists the known ones") {
     Sequential m(Shape{1, 8, 8});
@@ -174,11 +178,11 @@ TEST_CASE("compile() checks the loss, the final softmax and the backend") {
 }
 
 // Regression: compile() used to leave its loss, gradient and update nodes
-// behind when make_backend() threw, so a retry failed with 'duplicate node name'.
+// behind when make_backend() threw (an unknown backend, a missing device), so a retry failed with 'duplicate node name'.
 TEST_CASE("compile() can be retried after an unknown backend") {
   Sequential m(Shape{1, 8, 8});
   add_small_layers(m);
-  CHECK_THROWS_AS(m.compile({.backend = "vulkan"}), BackendError);
+  CHECK_THROWS_AS(m.compile({.backend = "no-such-backend"}), BackendError);
   CHECK_NOTHROW(m.compile({.backend_options = {1, {}}}));
 }
 

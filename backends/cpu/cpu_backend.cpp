@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <graphgrad/backends/feeds.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
 
@@ -60,6 +61,7 @@ class CpuExecutable final : public Executable {
   const Graph& g_;
   std::vector<NodeId> targets_;
   std::vector<NodeId> placeholders_;
+  std::vector<const Feed*> bound_;  // per placeholder, during run()
   std::vector<Step> steps_;
   std::vector<void*> slot_;  // per node id: where its value lives during a run
   AlignedBuffer arena_, scratch_;
@@ -163,28 +165,8 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
 }
 
 void CpuExecutable::run(std::span<const Feed> feeds) {
-  // Bind the feeds: each placeholder fed once, with its type and shape.
-  int64_t batch = -1;
-  for (NodeId p : placeholders_) {
-    const Node& ph = g_.node(p);
-    const Feed* f = nullptr;
-    for (const Feed& x : feeds)
-      if (x.node == p) f = &x;
-    if (!f) throw BackendError("cpu: placeholder \"" + ph.name + "\" " + ph.shape.str() + " was not fed");
-    if (f->dtype != ph.dtype)
-      throw BackendError("cpu: placeholder \"" + ph.name + "\" takes " + dtype_name(ph.dtype) + ", fed " + dtype_name(f->dtype));
-    const int64_t n = ph.shape.has_batch() ? (f->shape.rank() ? f->shape[0] : -1) : 1;
-    if (f->shape != ph.shape.resolved(n) || (ph.shape.has_batch() && (n < 1 || n > max_batch_)))
-      throw BackendError("cpu: placeholder \"" + ph.name + "\" " + ph.shape.str() + " fed shape " + f->shape.str() +
-                         " (batch must be 1.." + std::to_string(max_batch_) + ")");
-    if (ph.shape.has_batch()) {
-      if (batch >= 0 && n != batch)
-        throw BackendError("cpu: placeholder \"" + ph.name + "\" fed batch " + std::to_string(n) + ", others " + std::to_string(batch));
-      batch = n;
-    }
-    slot_[static_cast<size_t>(p)] = const_cast<void*>(f->data);
-  }
-  batch_ = batch < 0 ? 1 : batch;
+  batch_ = bind_feeds(g_, placeholders_, feeds, max_batch_, "cpu", bound_);
+  for (size_t i = 0; i < placeholders_.size(); ++i) slot_[static_cast<size_t>(placeholders_[i])] = const_cast<void*>(bound_[i]->data);
 
   KernelArgs a;
   a.graph = &g_;

@@ -3,7 +3,7 @@
 // buffer through a Recorder. Recording happens once per batch size; the
 // command buffer is then re-submitted every step.
 #pragma once
-#include <vulkan/vulkan.h>
+#include <volk.h>  // the Vulkan meta-loader: the library loads libvulkan at run time
 
 #include <cstddef>
 #include <cstdint>
@@ -93,5 +93,11 @@ inline uint32_t groups_for(int64_t n, uint32_t local, const Recorder& r) {
   const int64_t g = (n + local - 1) / local;
   return static_cast<uint32_t>(g < 1 ? 1 : (g > int64_t(r.max_groups(0)) ? r.max_groups(0) : g));
 }
+
+// The shaders index with 32-bit unsigned integers: v as uint32, or a
+// BackendError naming the node when it does not fit.
+uint32_t u32(const KernelArgs& a, int64_t v);
+// n clamped to [1, limit]: a group count.
+uint32_t capped(int64_t n, uint32_t limit);
 
 }  // namespace gg::vk

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <graphgrad/backends/backend.h>
 #include <graphgrad/frontends/dataset.h>
 #include <graphgrad/frontends/idx.h>
 #include <graphgrad/frontends/mnist_model.h>
@@ -145,6 +146,22 @@ int samples(const CommonOptions& c, const std::string& out) {
   data::write_digit_grid(out, train_split, 4, 16, c.seed);
   std::cout << "wrote a 4x16 grid of training digits to " << out << "\n";
   return 0;
+}
+
+int devices() {
+  int found = 0;
+  const std::vector<std::string> names = backend_names();
+  for (const std::string& backend : names) {
+    std::string why;
+    const auto list = list_devices(backend, &why);
+    std::cout << backend << ":\n";
+    for (const auto& d : list) std::cout << "  " << d << "\n";
+    if (list.empty()) std::cout << "  none: " << why << "\n";
+    found += static_cast<int>(list.size());
+  }
+  if (std::find(names.begin(), names.end(), "vulkan") == names.end())
+    std::cout << "vulkan:\n  not built (configure with -DGRAPHGRAD_VULKAN=ON)\n";
+  return found ? 0 : 1;
 }
 
 int graph(const CommonOptions& c, bool dot, const std::string& out) {

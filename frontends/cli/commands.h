@@ -26,5 +26,6 @@ int evaluate(const CommonOptions& c, const std::string& load);
 int predict(const CommonOptions& c, const std::string& load, int64_t index);
 int samples(const CommonOptions& c, const std::string& out);
 int graph(const CommonOptions& c, bool dot, const std::string& out);
+int devices();
 
 }  // namespace gg::cli

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   graph_cmd->add_flag("--dot", dot, "Graphviz DOT instead of a text dump");
   graph_cmd->add_option("--out", out, "file to write (default: standard output)");
 
+  auto* devices_cmd = app.add_subcommand("devices", "list the devices each backend can use (Vulkan: type, driver, memory, limits)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
     if (*predict_cmd) return predict(c, load, index);
     if (*samples_cmd) return samples(c, out);
     if (*graph_cmd) return graph(c, dot, out);
+    if (*devices_cmd) return devices();
   } catch (const std::exception& e) {
     std::cerr << "mnist: error: " << e.what() << "\n";
     return 1;

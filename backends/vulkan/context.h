@@ -1,0 +1,68 @@
+// The Vulkan context: the loader (through volk, so a machine without
+// libvulkan still runs the CPU backend), an instance, the chosen physical
+// device, a logical device with one compute queue, and its limits.
+#pragma once
+#include <volk.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gg::vk {
+
+struct DeviceInfo {
+  uint32_t index = 0;
+  std::string name, type, driver;
+  uint32_t api_version = 0;
+  uint64_t device_local_bytes = 0;
+  uint64_t max_storage_buffer_range = 0, max_allocation_bytes = 0;
+  uint32_t max_workgroup_invocations = 0, max_shared_bytes = 0;
+  bool has_compute = false;
+};
+
+// Every Vulkan device the loader sees (empty when there is no loader or no
+// device; `why` then says which).
+std::vector<DeviceInfo> list_devices(std::string* why = nullptr);
+std::string describe(const DeviceInfo& d);  // one line: "0: llvmpipe (cpu, llvmpipe 23.x, 2.0 GiB, ...)"
+
+class Context {
+ public:
+  // selector: "" (prefer discrete, then integrated, virtual, cpu), an index,
+  // or a case-insensitive name substring. Throws BackendError naming what is
+  // missing (loader, device, a limit) and listing the devices it saw.
+  explicit Context(const std::string& selector);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  VkDevice device() const { return device_; }
+  VkPhysicalDevice physical() const { return physical_; }
+  VkQueue queue() const { return queue_; }
+  uint32_t queue_family() const { return family_; }
+  const DeviceInfo& info() const { return info_; }
+  const VkPhysicalDeviceLimits& limits() const { return limits_; }
+  // A memory type with all `required` flags among `type_bits`; prefers one
+  // that also has `preferred`. Returns UINT32_MAX when none.
+  uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred = 0) const;
+  const VkPhysicalDeviceMemoryProperties& memory() const { return memory_; }
+  // Validation messages of severity error seen so far (GRAPHGRAD_VULKAN_VALIDATION=1).
+  static int validation_errors();
+
+ private:
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t family_ = 0;
+  DeviceInfo info_;
+  VkPhysicalDeviceLimits limits_{};
+  VkPhysicalDeviceMemoryProperties memory_{};
+};
+
+// Throws BackendError with the call and the VkResult's name unless it succeeded.
+void check(VkResult r, const char* what);
+const char* result_name(VkResult r);
+
+}  // namespace gg::vk

@@ -1,0 +1,28 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <climits>
+#include <string>
+
+#include <graphgrad/backends/backend.h>
+
+namespace gg::vk {
+
+uint32_t u32(const KernelArgs& a, int64_t v) {
+  if (v < 0 || v > INT32_MAX)
+    throw BackendError(a.graph->describe(a.node->id) + ": " + std::to_string(v) +
+                       " elements are too many for the Vulkan kernels' 32-bit indexing");
+  return static_cast<uint32_t>(v);
+}
+
+uint32_t capped(int64_t n, uint32_t limit) { return static_cast<uint32_t>(std::clamp<int64_t>(n, 1, limit)); }
+
+// gemm.comp: 64 invocations per group, each a 4x4 block of C; groups along x
+// walk the blocks of one matrix, along y the batch.
+void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p) {
+  const int64_t blocks = (int64_t(p.m) + 3) / 4 * ((int64_t(p.n) + 3) / 4);
+  a.rec->dispatch("gemm", {sa, sb, sc}, p, capped((blocks + 63) / 64, a.rec->max_groups(0)),
+                  capped(p.batch, a.rec->max_groups(1)), 1);
+}
+
+}  // namespace gg::vk

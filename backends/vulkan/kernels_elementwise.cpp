@@ -1,0 +1,65 @@
+// Element-wise kernels: relu, relu_backward and add (eltwise.comp, an op code
+// in the push constants), dropout (dropout.comp); reshape aliases its input.
+#include <string>
+
+#include <graphgrad/backends/backend.h>
+#include <graphgrad/ops/counter_rng.h>
+
+#include "kernels.h"
+
+namespace gg::vk {
+namespace {
+
+// Mirrors the push constants of shaders/eltwise.comp.
+struct EltwisePush {
+  uint32_t count, op;
+};
+static_assert(sizeof(EltwisePush) == 8);
+enum : uint32_t { kRelu = 0, kReluBackward = 1, kAdd = 2 };
+
+// Mirrors shaders/dropout.comp.
+struct DropoutPush {
+  uint32_t count, per_item, seed, threshold;
+  float scale;
+};
+static_assert(sizeof(DropoutPush) == 20);
+
+
+void eltwise(const KernelArgs& a, const Slice& x, const Slice& y, uint32_t op) {
+  const EltwisePush p{u32(a, a.out_numel()), op};
+  if (p.count == 0) return;
+  a.rec->dispatch("eltwise", {x, y, a.out}, p, groups_for(p.count, 256, *a.rec));
+}
+
+void relu(const KernelArgs& a) { eltwise(a, a.in[0], a.in[0], kRelu); }
+// inputs: dy, y
+void relu_backward(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kReluBackward); }
+void add(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kAdd); }
+
+// inputs: x, step [1] i32, sample_base [1] i32. The key and the global indices
+// are formed on the device from the step and sample_base buffers, which
+// change every run while the command buffer is recorded once.
+void dropout(const KernelArgs& a) {
+  const double rate = a.node->attrs.f("rate");
+  DropoutPush p{};
+  p.count = u32(a, a.out_numel());
+  p.per_item = static_cast<uint32_t>(a.node->shape.per_item());
+  p.seed = static_cast<uint32_t>(a.node->attrs.i("seed"));
+  p.threshold = ops::dropout_threshold(rate);
+  p.scale = static_cast<float>(1.0 / (1.0 - rate));
+  if (p.count == 0) return;
+  a.rec->dispatch("dropout", {a.in[0], a.in[1], a.in[2], a.out}, p, groups_for(p.count, 256, *a.rec));
+}
+
+const KernelEntry kEntries[] = {
+    {"relu", relu, nullptr, nullptr},
+    {"relu_backward", relu_backward, nullptr, nullptr},
+    {"add", add, nullptr, nullptr},
+    {"dropout", dropout, nullptr, nullptr},
+    {"reshape", nullptr, nullptr, nullptr},
+};
+}  // namespace
+
+KernelTable elementwise_kernels() { return {std::begin(kEntries), std::end(kEntries)}; }
+
+}  // namespace gg::vk

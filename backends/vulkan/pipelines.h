@@ -1,0 +1,34 @@
+// Compute pipelines for the embedded shaders: one descriptor-set layout (8
+// storage buffers) and one pipeline layout (128 bytes of push constants)
+// shared by every shader, pipelines created on first use and cached.
+#pragma once
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "context.h"
+
+namespace gg::vk {
+
+inline constexpr uint32_t kBindings = 8;
+
+class Pipelines {
+ public:
+  explicit Pipelines(Context& ctx);
+  ~Pipelines();
+  Pipelines(const Pipelines&) = delete;
+  Pipelines& operator=(const Pipelines&) = delete;
+
+  VkPipeline get(std::string_view shader);  // throws BackendError for an unknown shader
+  VkPipelineLayout layout() const { return layout_; }
+  VkDescriptorSetLayout set_layout() const { return set_layout_; }
+
+ private:
+  Context& ctx_;
+  VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkPipelineLayout layout_ = VK_NULL_HANDLE;
+  VkPipelineCache cache_ = VK_NULL_HANDLE;
+  std::map<std::string, VkPipeline, std::less<>> pipelines_;
+};
+
+}  // namespace gg::vk
