@@ -16,30 +16,16 @@
 #include <graphgrad/frontends/mnist_model.h>
 #include <graphgrad/frontends/sequential.h>
 
+#include "test_util.h"
+
 using namespace gg;
+using gg::test::contains;
+using gg::test::error_of;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-template <class E, class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("expected another exception type, got: " << e.what());
-  }
-  FAIL("nothing was thrown");
-  return {};
-}
 
-#define CHECK_MSG(msg, part)        \
-  do {                              \
-    INFO("message: " << (msg));     \
-    CHECK(contains((msg), (part))); \
-  } while (0)
 
 Dataset make_data(Shape item, int64_t n, int classes, uint64_t seed) {
   Dataset d;

@@ -18,24 +18,16 @@
 #include <graphgrad/frontends/dataset.h>
 #include <graphgrad/frontends/sequential.h>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using namespace gg;
 using gg::ckpt::CheckpointError;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gg_ckpt_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
+struct TempDir : gg::test::TempDir {
+  TempDir() : gg::test::TempDir("gg_ckpt_test_") {}
 };
 
 std::string read_bytes(const fs::path& p) {

@@ -21,31 +21,17 @@
 #include <graphgrad/ops/ops.h>
 #include <graphgrad/ops/optimizers.h>
 
+#include "test_util.h"
+
 using namespace gg;
+using gg::test::contains;
 
 namespace {
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-// Runs f, which must throw GraphError, and returns the message.
 template <class F>
-std::string graph_error(F&& f) {
-  try {
-    f();
-  } catch (const GraphError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("expected a GraphError, got another exception: " << e.what());
-  }
-  FAIL("expected a GraphError, nothing was thrown");
-  return {};
-}
+std::string graph_error(F&& f) { return test::error_of<GraphError>(f); }
 
-#define CHECK_MSG(msg, part)            \
-  do {                                  \
-    INFO("message: " << (msg));         \
-    CHECK(contains((msg), (part)));     \
-  } while (0)
 
 }  // namespace
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using gg::data::DataError;
 using gg::data::load_mnist;
@@ -20,18 +22,8 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gg_idx_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
+struct TempDir : gg::test::TempDir {
+  TempDir() : gg::test::TempDir("gg_idx_test_") {}
 };
 
 // An IDX file: header, then `items` payload bytes (i % 10, valid labels too),

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace fs = std::filesystem;
 using gg::data::DataError;
 using gg::data::MnistSplit;
@@ -20,17 +22,8 @@ using Bytes = std::vector<uint8_t>;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("gg_png_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : gg::test::TempDir {
+  TempDir() : gg::test::TempDir("gg_png_test_") {}
 };
 
 Bytes read_raw(const fs::path& p) {

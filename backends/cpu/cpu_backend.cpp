@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <graphgrad/backends/executable_util.h>
 #include <graphgrad/backends/feeds.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
@@ -68,7 +69,7 @@ class CpuExecutable final : public Executable {
   int64_t max_batch_;
   int64_t batch_ = 0;
   // GRAPHGRAD_PROFILE=1: per-node wall time, printed to stderr when the executable goes away.
-  std::vector<double> profile_seconds_;
+  std::vector<double> profile_ms_;
   int64_t profile_runs_ = 0;
 
  public:
@@ -159,7 +160,7 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
       [&](const Node& n) { return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->run ? n.inputs[0] : kNoNode; });
   arena_ = AlignedBuffer(static_cast<size_t>(plan.total_bytes / 4));
   scratch_ = AlignedBuffer(scratch);
-  if (const char* p = std::getenv("GRAPHGRAD_PROFILE"); p && *p && *p != '0') profile_seconds_.assign(steps_.size(), 0.0);
+  if (profiling_requested()) profile_ms_.assign(steps_.size(), 0.0);
   for (const Step& s : steps_)
     if (s.kernel->run) slot_[static_cast<size_t>(s.node->id)] = reinterpret_cast<char*>(arena_.data) + plan.offset[static_cast<size_t>(s.node->id)];
 }
@@ -173,7 +174,7 @@ void CpuExecutable::run(std::span<const Feed> feeds) {
   a.batch = batch_;
   a.pool = &backend_.pool();
   a.scratch = scratch_.data;
-  const bool profiling = !profile_seconds_.empty();
+  const bool profiling = !profile_ms_.empty();
   profile_runs_ += profiling;
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Step& s = steps_[k];
@@ -191,22 +192,14 @@ void CpuExecutable::run(std::span<const Feed> feeds) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     s.kernel->run(a);
-    profile_seconds_[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    profile_ms_[k] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
 }
 
 CpuExecutable::~CpuExecutable() {
-  if (profile_runs_ == 0) return;
-  double total = 0;
-  for (double t : profile_seconds_) total += t;
-  std::fprintf(stderr, "cpu profile: %lld runs, %.3f ms per run\n", static_cast<long long>(profile_runs_), 1e3 * total / double(profile_runs_));
-  std::vector<size_t> order(steps_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile_seconds_[a] > profile_seconds_[b]; });
-  for (size_t i : order)
-    if (profile_seconds_[i] > 0)
-      std::fprintf(stderr, "  %6.2f%% %8.3f ms  %-32s %s\n", 100 * profile_seconds_[i] / total,
-                   1e3 * profile_seconds_[i] / double(profile_runs_), steps_[i].node->op->name(), steps_[i].node->name.c_str());
+  std::vector<const Node*> nodes;
+  for (const Step& s : steps_) nodes.push_back(s.node);
+  print_profile("cpu profile", nodes, profile_ms_, profile_runs_);
 }
 
 void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
@@ -219,12 +212,7 @@ void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
                        std::to_string(out.size()));
   const void* src = slot_[static_cast<size_t>(target)];
   if (!src) throw BackendError("cpu: " + g_.describe(target) + " has not been computed; call run() first");
-  if (n.dtype == DType::i32) {
-    const auto* p = static_cast<const int32_t*>(src);
-    for (int64_t i = 0; i < count; ++i) out[static_cast<size_t>(i)] = static_cast<float>(p[i]);
-  } else {
-    std::memcpy(out.data(), src, static_cast<size_t>(count) * sizeof(float));
-  }
+  copy_fetched(n.dtype, src, out);
 }
 
 }  // namespace

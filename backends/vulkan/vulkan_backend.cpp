@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <graphgrad/backends/executable_util.h>
 #include <graphgrad/backends/feeds.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
@@ -268,7 +269,7 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
                                                 value_bytes(*s.node, max_batch)};
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   check(vkCreateFence(ctx_.device(), &fi, nullptr, &fence_), "vkCreateFence");
-  if (const char* p = std::getenv("GRAPHGRAD_PROFILE"); p && *p && *p != '0' && ctx_.limits().timestampComputeAndGraphics) {
+  if (profiling_requested() && ctx_.limits().timestampComputeAndGraphics) {
     VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
     qi.queryCount = static_cast<uint32_t>(steps_.size() + 1);
@@ -290,19 +291,9 @@ void VulkanExecutable::accumulate_profile() {
 VulkanExecutable::~VulkanExecutable() {
   vkDeviceWaitIdle(ctx_.device());
   if (queries_) {
-    if (profile_runs_) {
-      double total = 0;
-      for (double x : profile_ms_) total += x;
-      std::fprintf(stderr, "vulkan profile (%s): %lld runs, %.3f ms per run\n", ctx_.info().name.c_str(),
-                   static_cast<long long>(profile_runs_), total / double(profile_runs_));
-      std::vector<size_t> order(steps_.size());
-      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return profile_ms_[a] > profile_ms_[b]; });
-      for (size_t i : order)
-        if (profile_ms_[i] > 0)
-          std::fprintf(stderr, "  %6.2f%% %8.3f ms  %-32s %s\n", 100 * profile_ms_[i] / total, profile_ms_[i] / double(profile_runs_),
-                       steps_[i].node->op->name(), steps_[i].node->name.c_str());
-    }
+    std::vector<const Node*> nodes;
+    for (const Step& s : steps_) nodes.push_back(s.node);
+    print_profile("vulkan profile (" + ctx_.info().name + ")", nodes, profile_ms_, profile_runs_);
     vkDestroyQueryPool(ctx_.device(), queries_, nullptr);
   }
   for (auto& [b, r] : recorded_) {
@@ -413,16 +404,7 @@ void VulkanExecutable::fetch(NodeId target, std::span<float> out) const {
   const int64_t count = n.shape.numel(batch_);
   if (static_cast<int64_t>(out.size()) != count)
     throw BackendError("vulkan: fetching " + g_.describe(target) + " needs " + std::to_string(count) + " floats, got " + std::to_string(out.size()));
-  const char* src = static_cast<const char*>(readback_.mapped()) + it->second;
-  if (n.dtype == DType::i32) {
-    for (int64_t i = 0; i < count; ++i) {
-      int32_t v;
-      std::memcpy(&v, src + 4 * i, 4);
-      out[static_cast<size_t>(i)] = static_cast<float>(v);
-    }
-  } else {
-    std::memcpy(out.data(), src, static_cast<size_t>(count) * 4);
-  }
+  copy_fetched(n.dtype, static_cast<const char*>(readback_.mapped()) + it->second, out);
 }
 
 }  // namespace
