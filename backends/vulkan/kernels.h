@@ -42,6 +42,9 @@ class Recorder {
   virtual void fill(const Slice& s, uint32_t value) = 0;
   // The device's maxComputeWorkGroupCount[axis] (>= 65535).
   virtual uint32_t max_groups(int axis) const = 0;
+  // True for GPUs (discrete, integrated, virtual): kernels may pick variants
+  // tuned for shared memory; false for CPU implementations such as lavapipe.
+  virtual bool gpu() const = 0;
 
   template <class Push>
   void dispatch(std::string_view shader, std::initializer_list<Slice> bindings, const Push& push, uint32_t gx,

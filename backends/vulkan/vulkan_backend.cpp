@@ -73,6 +73,7 @@ class CommandRecorder final : public Recorder {
   }
 
   uint32_t max_groups(int axis) const override { return ctx_.limits().maxComputeWorkGroupCount[axis]; }
+  bool gpu() const override { return ctx_.info().type != "cpu"; }
 
  private:
   Context& ctx_;
