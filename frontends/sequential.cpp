@@ -255,6 +255,10 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
       loss_sum += double(loss_v) * double(n), acc_sum += double(acc_v) * double(n);
       st.images += n;
       bar.update(s + 1, fmt::format("loss: {:.4f} - accuracy: {:.4f}", loss_sum / double(st.images), acc_sum / double(st.images)));
+      if (o.should_stop && o.should_stop()) {
+        if (o.verbose && is_terminal(log)) log << "\n";
+        throw Interrupted(fmt::format("interrupted during epoch {} after step {} of {}", epoch, s + 1, steps));
+      }
     }
     backend_->synchronize();
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -63,6 +63,15 @@ struct FitOptions {
   int verbose = 1;             // 0: silent; 1: Keras-style lines (a progress bar on a terminal)
   std::ostream* log = nullptr; // default std::cout
   std::function<void(const EpochStats&)> on_epoch_end = {};
+  // Polled after every step; when it returns true, fit() stops there and
+  // throws Interrupted (the model keeps the steps it took).
+  std::function<bool()> should_stop = {};
+};
+
+// fit() was stopped by FitOptions::should_stop (a signal, say).
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 struct Evaluation {

@@ -51,5 +51,25 @@ expect "samples is a png"     0       "PNG image data, 448 x 112" -- file "$tmp/
 expect "graph dot"            0       "digraph"                    -- "$mnist" graph --dot
 expect "graph dump has backward" 0    "conv2d_backward_weight"     -- "$mnist" graph
 
+# SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
+"$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
+  > "$tmp/run.out" 2> "$tmp/run.err" &
+pid=$!
+for _ in $(seq 1 600); do [ -f "$tmp/run.ckpt" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $pid
+wait $pid
+status=$?
+if [ $status -eq 130 ] && grep -q "last checkpoint is $tmp/run.ckpt" "$tmp/run.err" && [ ! -e "$tmp/run.ckpt.tmp" ]; then
+  echo "ok   sigint keeps the last checkpoint"; passed=$((passed + 1))
+else
+  echo "FAIL sigint: exit $status"; cat "$tmp/run.err"; failed=$((failed + 1))
+fi
+expect "interrupted ckpt loads" 0     "accuracy: 0\.[0-9]"        -- "$mnist" evaluate --data "$data" --load "$tmp/run.ckpt"
+last=$(grep -c '"epoch"' "$tmp/run.out")
+expect "resume continues"     0       "\"epoch\":$((last + 1)),"   -- "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs $((last + 1)) --threads 2 --json --resume "$tmp/run.ckpt"
+expect "resume missing file"  nonzero "$tmp/missing.ckpt"          -- "$mnist" train --data "$data" --train-limit 64 --resume "$tmp/missing.ckpt"
+expect "save-every 0"         nonzero "--save-every"               -- "$mnist" train --data "$data" --save-every 0
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,9 @@
 #include "commands.h"
 
+#include <signal.h>
 #include <sys/resource.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -57,29 +60,74 @@ double latency_batch1_ms(Sequential& model, const Dataset& test) {
 }
 }  // namespace
 
+namespace {
+// SIGINT/SIGTERM ask training to stop after the current step; the last
+// checkpoint written stays as it is (checkpoints are only ever renamed into place).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+}  // namespace
+
 int train(const CommonOptions& c, const TrainOptions& t) {
   const Dataset train_set = load_split(c, "train", t.train_limit);
   const Dataset test_set = load_split(c, "test");
   auto model = compiled_model(c, train_set.item_shape);
+  const int64_t steps_per_epoch = (train_set.size() + c.batch - 1) / c.batch;
+  int done_epochs = 0;
+  if (!t.resume.empty()) {
+    model->load(t.resume);  // parameters, Adam's moments and the step count
+    done_epochs = static_cast<int>(model->step() / steps_per_epoch);
+    if (!c.json)
+      std::cout << "resumed from " << t.resume << " after " << done_epochs << " epoch(s) (step " << model->step() << ")\n";
+  }
   if (!c.json) std::cout << model->summary() << "\n";
 
   FitOptions fo;
   fo.batch_size = c.batch;
-  fo.epochs = t.epochs;
+  fo.epochs = std::max(0, t.epochs - done_epochs);  // --epochs counts the whole run, resumed or not
   fo.validation = &test_set;
   fo.verbose = c.json ? 0 : 1;
   double train_s = 0;
   int64_t trained = 0;
   double last_acc = 0;
+  int saved_epoch = 0;
   fo.on_epoch_end = [&](const EpochStats& s) {
     train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
     if (c.json)
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
-    if (!t.save.empty()) model->save(t.save);
+    if (!t.save.empty() && (s.epoch % t.save_every == 0 || s.epoch == t.epochs)) {
+      model->save(t.save);
+      saved_epoch = s.epoch;
+    }
   };
-  model->fit(train_set, fo);
+  install_stop_handlers();
+  fo.should_stop = [] { return g_stop_signal != 0; };
+  try {
+    model->fit(train_set, fo);
+  } catch (const Interrupted& e) {
+    std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; ";
+    if (saved_epoch > 0)
+      std::cerr << "the last checkpoint is " << t.save << " (epoch " << saved_epoch << "); continue with --resume " << t.save << "\n";
+    else if (!t.resume.empty())
+      std::cerr << "nothing new was saved; " << t.resume << " is unchanged\n";
+    else
+      std::cerr << "no checkpoint was written" << (t.save.empty() ? " (use --save)" : " yet") << "\n";
+    return 130;
+  }
+  if (trained == 0) {  // nothing left to train after --resume
+    const Evaluation e = model->evaluate(test_set, c.batch);
+    std::cout << (c.json ? nlohmann::ordered_json{{"test_accuracy", e.accuracy}}.dump() : "accuracy: " + std::to_string(e.accuracy))
+              << std::endl;
+    return 0;
+  }
 
   // Inference at the training batch size over the test set, then one image at a time.
   const auto t0 = Clock::now();

@@ -19,6 +19,8 @@ struct TrainOptions {
   int epochs = 10;
   int64_t train_limit = 0;
   std::string save;
+  int save_every = 1;  // epochs between saves (with --save)
+  std::string resume;  // checkpoint to continue from
 };
 
 int train(const CommonOptions& c, const TrainOptions& t);

@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
   common(train_cmd);
   train_cmd->add_option("--epochs", t.epochs, "epochs")->capture_default_str()->check(CLI::Range(1, 100000));
   train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(CLI::NonNegativeNumber);
-  train_cmd->add_option("--save", t.save, "write the weights here after every epoch");
+  train_cmd->add_option("--save", t.save, "write a checkpoint here (weights, optimizer state, step) every --save-every epochs and at the end");
+  train_cmd->add_option("--save-every", t.save_every, "epochs between checkpoints")->capture_default_str()->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--resume", t.resume, "continue from a checkpoint written by --save (--epochs counts the whole run)");
 
   std::string load;
   auto* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
