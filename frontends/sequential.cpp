@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <graphgrad/graph/autodiff.h>
+#include <graphgrad/graph/op.h>
 #include <graphgrad/ops/counter_rng.h>
 #include <graphgrad/ops/ops.h>
 
@@ -179,9 +180,13 @@ Executable& Sequential::executable(const std::string& which, int64_t max_batch) 
   auto& slot = executables_[{which, max_batch}];
   if (!slot) {
     std::vector<NodeId> targets;
-    if (which == "train") {
+    if (which == "train" || which == "train_checked") {
       targets = {loss_, train_acc_};
       targets.insert(targets.end(), updates_.begin(), updates_.end());
+      if (which == "train_checked") {
+        const auto all = checked_nodes();
+        targets.insert(targets.end(), all.begin(), all.end());
+      }
     } else if (which == "eval") {
       targets = {eval_loss_, eval_acc_};
     } else {
@@ -190,6 +195,32 @@ Executable& Sequential::executable(const std::string& which, int64_t max_batch) 
     slot = backend_->compile(targets, max_batch);
   }
   return *slot;
+}
+
+std::vector<NodeId> Sequential::checked_nodes() const {
+  std::vector<NodeId> train{loss_, train_acc_};
+  train.insert(train.end(), updates_.begin(), updates_.end());
+  std::vector<NodeId> out;
+  for (NodeId id : graph_.schedule(train)) {
+    const Node& n = graph_.node(id);
+    const OpRole role = n.op->role();
+    if (n.dtype == DType::f32 && n.op->mutated_inputs().empty() && (role == OpRole::compute || role == OpRole::input))
+      out.push_back(id);
+  }
+  return out;
+}
+
+void Sequential::check_numerics(const Executable& exe, int64_t step, int epoch) const {
+  std::vector<float> values;
+  for (NodeId id : checked_nodes()) {
+    const Node& n = graph_.node(id);
+    values.resize(static_cast<size_t>(n.shape.numel(exe.batch())));
+    exe.fetch(id, values);
+    for (size_t i = 0; i < values.size(); ++i)
+      if (!std::isfinite(values[i]))
+        throw NumericsError(fmt::format("fit(): step {} (epoch {}): {} holds {} at element {}: the first non-finite value of the step",
+                                        step, epoch, graph_.describe(id), values[i], i));
+  }
 }
 
 void Sequential::check_data(const Dataset& d, const char* what) const {
@@ -208,7 +239,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
   if (o.validation) check_data(*o.validation, "fit() validation");
   std::ostream& log = o.log ? *o.log : std::cout;
   const int64_t batch = std::min<int64_t>(o.batch_size, train.size());
-  Executable& exe = executable("train", batch);
+  Executable& exe = executable(o.check_numerics ? "train_checked" : "train", batch);
   const int64_t item = train.item_floats();
   const int64_t steps = (train.size() + batch - 1) / batch;
 
@@ -250,8 +281,11 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
       ++step_;
       exe.fetch(loss_, {&loss_v, 1});
       exe.fetch(train_acc_, {&acc_v, 1});
+      if (o.check_numerics) check_numerics(exe, step_, epoch);
       if (!std::isfinite(loss_v))
-        throw BackendError(fmt::format("fit(): the loss became {} at step {} (epoch {}, batch {})", loss_v, step_, epoch, s + 1));
+        throw NumericsError(fmt::format("fit(): the loss became {} at step {} (epoch {}, batch {}); run with check_numerics "
+                                        "(mnist train --check-numerics) to name the first node that produced it",
+                                        loss_v, step_, epoch, s + 1));
       loss_sum += double(loss_v) * double(n), acc_sum += double(acc_v) * double(n);
       st.images += n;
       bar.update(s + 1, fmt::format("loss: {:.4f} - accuracy: {:.4f}", loss_sum / double(st.images), acc_sum / double(st.images)));

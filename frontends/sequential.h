@@ -60,12 +60,23 @@ struct FitOptions {
   int epochs = 10;
   const Dataset* validation = nullptr;
   bool shuffle = true;
+  // After every step, scan every value of the step (inputs, forward, backward)
+  // in execution order and stop at the first non-finite one, naming its node.
+  // Costs memory (no buffer reuse) and time; without it only the loss is checked.
+  bool check_numerics = false;
   int verbose = 1;             // 0: silent; 1: Keras-style lines (a progress bar on a terminal)
   std::ostream* log = nullptr; // default std::cout
   std::function<void(const EpochStats&)> on_epoch_end = {};
   // Polled after every step; when it returns true, fit() stops there and
   // throws Interrupted (the model keeps the steps it took).
   std::function<bool()> should_stop = {};
+};
+
+// A NaN or infinity in training; the message names the step and, with
+// check_numerics, the first node that produced it.
+class NumericsError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // fit() was stopped by FitOptions::should_stop (a signal, say).
@@ -114,6 +125,10 @@ class Sequential {
   NodeId apply(size_t index, NodeId x, bool training);
   std::string unique_name(const std::string& base);
   Executable& executable(const std::string& which, int64_t max_batch);
+  // The nodes the "train_checked" executable keeps: every value of a step but the updates.
+  std::vector<NodeId> checked_nodes() const;
+  // Throws NumericsError naming the first non-finite value of the last run.
+  void check_numerics(const Executable& exe, int64_t step, int epoch) const;
   void require_compiled(const char* what) const;
   void check_data(const Dataset& d, const char* what) const;
 

@@ -93,6 +93,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   fo.epochs = std::max(0, t.epochs - done_epochs);  // --epochs counts the whole run, resumed or not
   fo.validation = &test_set;
   fo.verbose = c.json ? 0 : 1;
+  fo.check_numerics = t.check_numerics;
   double train_s = 0;
   int64_t trained = 0;
   double last_acc = 0;

@@ -21,6 +21,7 @@ struct TrainOptions {
   std::string save;
   int save_every = 1;  // epochs between saves (with --save)
   std::string resume;  // checkpoint to continue from
+  bool check_numerics = false;
 };
 
 int train(const CommonOptions& c, const TrainOptions& t);
