@@ -1,6 +1,7 @@
 #include "sequential.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <numeric>
@@ -150,10 +151,12 @@ void Sequential::compile(const CompileOptions& options) {
   eval_loss_ = ops::softmax_cross_entropy(graph_, z, y_, "eval_loss");
   eval_acc_ = ops::accuracy(graph_, z, y_, "eval_accuracy");
 
+  checked_ = checked_nodes();
   backend_ = make_backend(options.backend, graph_, options.backend_options);
   } catch (...) {
     graph_.truncate(size_before);
     updates_.clear();
+    checked_.clear();
     throw;
   }
   compiled_ = true;
@@ -184,8 +187,7 @@ Executable& Sequential::executable(const std::string& which, int64_t max_batch) 
       targets = {loss_, train_acc_};
       targets.insert(targets.end(), updates_.begin(), updates_.end());
       if (which == "train_checked") {
-        const auto all = checked_nodes();
-        targets.insert(targets.end(), all.begin(), all.end());
+        targets.insert(targets.end(), checked_.begin(), checked_.end());
       }
     } else if (which == "eval") {
       targets = {eval_loss_, eval_acc_};
@@ -212,7 +214,7 @@ std::vector<NodeId> Sequential::checked_nodes() const {
 
 void Sequential::check_numerics(const Executable& exe, int64_t step, int epoch) const {
   std::vector<float> values;
-  for (NodeId id : checked_nodes()) {
+  for (NodeId id : checked_) {
     const Node& n = graph_.node(id);
     values.resize(static_cast<size_t>(n.shape.numel(exe.batch())));
     exe.fetch(id, values);

@@ -14,7 +14,6 @@
 // graph, appends the optimizer's update nodes and an inference path (dropout
 // left out) over the same parameters, and hands the graph to a backend.
 #pragma once
-#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -125,7 +124,8 @@ class Sequential {
   NodeId apply(size_t index, NodeId x, bool training);
   std::string unique_name(const std::string& base);
   Executable& executable(const std::string& which, int64_t max_batch);
-  // The nodes the "train_checked" executable keeps: every value of a step but the updates.
+  // The nodes the "train_checked" executable keeps: every f32 value of a
+  // training step but the updates, in execution order (set by compile()).
   std::vector<NodeId> checked_nodes() const;
   // Throws NumericsError naming the first non-finite value of the last run.
   void check_numerics(const Executable& exe, int64_t step, int epoch) const;
@@ -141,11 +141,11 @@ class Sequential {
   std::vector<std::pair<NodeId, NodeId>> layer_params_;  // (kernel, bias) per layer, kNoNode when none
   std::vector<std::string> layer_names_;
   std::map<std::string, int> name_counts_;
-  uint32_t dropout_count_ = 0;
 
   bool compiled_ = false;
   NodeId loss_ = kNoNode, train_acc_ = kNoNode, probs_ = kNoNode, eval_loss_ = kNoNode, eval_acc_ = kNoNode;
   std::vector<NodeId> updates_;
+  std::vector<NodeId> checked_;  // checked_nodes(), computed once
   std::unique_ptr<Backend> backend_;
   std::map<std::pair<std::string, int64_t>, std::unique_ptr<Executable>> executables_;
   int64_t step_ = 0;
