@@ -45,6 +45,9 @@ class Executable {
   virtual void fetch(NodeId target, std::span<float> out) const = 0;
   // The batch size of the last run.
   virtual int64_t batch() const = 0;
+  // The placeholders run() must be fed, exactly these: a feed for any other
+  // node is an error, not ignored.
+  virtual const std::vector<NodeId>& inputs() const = 0;
 };
 
 class Backend {

@@ -1,10 +1,27 @@
 #include "feeds.h"
 
+#include <algorithm>
+
 namespace gg {
 
 int64_t bind_feeds(const Graph& g, const std::vector<NodeId>& placeholders, std::span<const Feed> feeds,
                    int64_t max_batch, const char* backend, std::vector<const Feed*>& bound) {
   const std::string who = std::string(backend) + ": placeholder \"";
+  // Every feed must name an input this executable takes, once: a feed for any
+  // other node (a typo'd id, a parameter, an input of another target) would
+  // otherwise be ignored silently.
+  for (size_t k = 0; k < feeds.size(); ++k) {
+    const NodeId id = feeds[k].node;
+    if (std::find(placeholders.begin(), placeholders.end(), id) == placeholders.end()) {
+      std::string inputs;
+      for (NodeId p : placeholders) inputs += (inputs.empty() ? "\"" : ", \"") + g.node(p).name + "\"";
+      throw BackendError(std::string(backend) + ": a feed for " +
+                         (id >= 0 && id < g.size() ? g.describe(id) : "node #" + std::to_string(id) + " (not in the graph)") +
+                         ", which is not an input of these targets (they take " + (inputs.empty() ? "none" : inputs) + ")");
+    }
+    for (size_t j = 0; j < k; ++j)
+      if (feeds[j].node == id) throw BackendError(who + g.node(id).name + "\" was fed twice");
+  }
   bound.assign(placeholders.size(), nullptr);
   int64_t batch = -1;
   for (size_t i = 0; i < placeholders.size(); ++i) {

@@ -69,7 +69,7 @@ const Tensor* Checkpoint::find(const std::string& name) const {
   return nullptr;
 }
 
-void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
+std::string serialize(const Checkpoint& ckpt, const std::string& name) {
   std::string payload;
   put<uint64_t>(payload, ckpt.step);
   put<uint32_t>(payload, static_cast<uint32_t>(ckpt.architecture.size()));
@@ -77,7 +77,7 @@ void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
   put<uint32_t>(payload, static_cast<uint32_t>(ckpt.tensors.size()));
   for (const Tensor& t : ckpt.tensors) {
     if (static_cast<int64_t>(t.values.size()) != t.shape.numel())
-      throw CheckpointError(path.string() + ": tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) +
+      throw CheckpointError(name + ": tensor \"" + t.name + "\" has " + std::to_string(t.values.size()) +
                             " values for shape " + t.shape.str());
     put<uint32_t>(payload, static_cast<uint32_t>(t.name.size()));
     payload += t.name;
@@ -91,7 +91,11 @@ void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
   put<uint32_t>(file, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()))));
   put<uint64_t>(file, payload.size());
   file += payload;
+  return file;
+}
 
+void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
+  const std::string file = serialize(ckpt, path.string());
   const std::string tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw CheckpointError(tmp + ": cannot create: " + errno_text());
@@ -117,6 +121,14 @@ void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
     ::unlink(tmp.c_str());
     throw CheckpointError(path.string() + ": cannot rename " + tmp + " into place: " + why);
   }
+  // Make the rename itself durable: fsync the folder that holds the entry.
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);  // best effort: some filesystems refuse fsync on a folder
+    ::close(dfd);
+  }
 }
 
 Checkpoint load(const std::filesystem::path& path) {
@@ -126,12 +138,26 @@ Checkpoint load(const std::filesystem::path& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw CheckpointError(p + ": cannot read checkpoint size: " + ec.message());
+  // Checked before reading so that a huge non-checkpoint file costs nothing.
   if (size == 0) throw CheckpointError(p + ": empty file, not a checkpoint");
   if (size < kHeader) throw CheckpointError(p + ": truncated: " + std::to_string(size) + " bytes is shorter than the header");
-  char header[kHeader];
-  in.read(header, kHeader);
-  if (std::memcmp(header, kMagic, sizeof kMagic) != 0) throw CheckpointError(p + ": not a graphgrad checkpoint (bad magic)");
-  Reader h(p, header + 8, kHeader - 8);
+  char magic[sizeof kMagic];
+  in.read(magic, sizeof magic);
+  if (!in || std::memcmp(magic, kMagic, sizeof kMagic) != 0)
+    throw CheckpointError(p + ": not a graphgrad checkpoint (bad magic)");
+  std::string bytes(size, '\0');
+  in.seekg(0);
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  if (!in) throw CheckpointError(p + ": read failed");
+  return parse(bytes, p);
+}
+
+Checkpoint parse(std::string_view file, const std::string& p) {
+  const size_t size = file.size();
+  if (size == 0) throw CheckpointError(p + ": empty file, not a checkpoint");
+  if (size < kHeader) throw CheckpointError(p + ": truncated: " + std::to_string(size) + " bytes is shorter than the header");
+  if (std::memcmp(file.data(), kMagic, sizeof kMagic) != 0) throw CheckpointError(p + ": not a graphgrad checkpoint (bad magic)");
+  Reader h(p, file.data() + 8, kHeader - 8);
   const auto version = h.get<uint32_t>("version");
   const auto crc = h.get<uint32_t>("crc");
   const auto length = h.get<uint64_t>("length");
@@ -142,9 +168,7 @@ Checkpoint load(const std::filesystem::path& path) {
   if (length != size - kHeader)
     throw CheckpointError(p + ": truncated or padded: header declares a " + std::to_string(length) +
                           "-byte payload, the file holds " + std::to_string(size - kHeader));
-  std::string payload(length, '\0');
-  in.read(payload.data(), static_cast<std::streamsize>(length));
-  if (!in) throw CheckpointError(p + ": read failed");
+  const std::string_view payload = file.substr(kHeader);
   if (crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size())) != crc)
     throw CheckpointError(p + ": checksum mismatch: the file is corrupt");
 

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <graphgrad/graph/shape.h>
@@ -43,6 +44,11 @@ struct Checkpoint {
 };
 
 void save(const std::filesystem::path& path, const Checkpoint& ckpt);
+// The bytes save() writes; errors (a tensor whose values do not fill its shape) name `name`.
+std::string serialize(const Checkpoint& ckpt, const std::string& name);
 Checkpoint load(const std::filesystem::path& path);
+// Parses a whole checkpoint file held in memory; errors name `name` as load()'s
+// name the path. load() reads the file and calls this (so does the fuzzer).
+Checkpoint parse(std::string_view file, const std::string& name);
 
 }  // namespace gg::ckpt

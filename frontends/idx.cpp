@@ -135,8 +135,8 @@ class GzipSource final : public Source {
 
 // Parses the IDX stream. `raw_size` is the file size for raw files, so that the
 // declared size can be checked before anything is allocated; for gzip it is
-// unknown and the payload is read into a buffer grown chunk by chunk (reserved
-// for the declared size), so a lying header costs no memory it does not fill.
+// unknown and the payload is read into a buffer grown chunk by chunk, so a
+// lying header costs no memory the stream does not fill.
 IdxArray parse(Source& src, const fs::path& path, bool gzip, uint64_t raw_size) {
   const char* holder = gzip ? "the decompressed data holds" : "the file holds";
   uint8_t head[4];
@@ -184,7 +184,9 @@ IdxArray parse(Source& src, const fs::path& path, bool gzip, uint64_t raw_size) 
     if (raw_size > expected) fail(path, "trailing bytes: " + declared + std::to_string(raw_size));
   }
 
-  out.bytes.reserve(items);
+  // Reserve at most 16 MiB up front: a gzip header may lie, and the buffer
+  // grows as real bytes arrive (a raw file's size was checked above).
+  out.bytes.reserve(static_cast<size_t>(gzip ? std::min<uint64_t>(items, uint64_t{1} << 24) : items));
   while (out.bytes.size() < items) {
     size_t old = out.bytes.size();
     size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, items - old));
@@ -207,6 +209,19 @@ IdxArray parse(Source& src, const fs::path& path, bool gzip, uint64_t raw_size) 
   return out;
 }
 
+// Reads an opened file of `size` (> 0) bytes: gzip or raw by its first bytes.
+IdxArray parse_file(std::FILE* f, const fs::path& path, uint64_t size) {
+  // A raw IDX file starts with 00 00, so the gzip magic 1f 8b cannot be ambiguous.
+  int b0 = std::fgetc(f), b1 = std::fgetc(f);
+  std::rewind(f);
+  if (b0 == 0x1f && b1 == 0x8b) {
+    GzipSource src(f, path);
+    return parse(src, path, true, 0);
+  }
+  RawSource src(f, path);
+  return parse(src, path, false, size);
+}
+
 }  // namespace
 
 IdxArray read_idx(const fs::path& path) {
@@ -222,16 +237,16 @@ IdxArray read_idx(const fs::path& path) {
   errno = 0;
   File f(std::fopen(path.c_str(), "rb"));
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  return parse_file(f.get(), path, size);
+}
 
-  // A raw IDX file starts with 00 00, so the gzip magic 1f 8b cannot be ambiguous.
-  int b0 = std::fgetc(f.get()), b1 = std::fgetc(f.get());
-  std::rewind(f.get());
-  if (b0 == 0x1f && b1 == 0x8b) {
-    GzipSource src(f.get(), path);
-    return parse(src, path, true, 0);
-  }
-  RawSource src(f.get(), path);
-  return parse(src, path, false, size);
+IdxArray read_idx_bytes(std::span<const uint8_t> bytes, const fs::path& name) {
+  if (bytes.empty()) fail(name, "empty file");
+  // fmemopen gives the same FILE* stream a file would, so this is the very
+  // code path read_idx() takes, without touching the disk.
+  File f(fmemopen(const_cast<uint8_t*>(bytes.data()), bytes.size(), "rb"));
+  if (!f) fail(name, std::string("cannot open a memory stream: ") + std::strerror(errno));
+  return parse_file(f.get(), name, bytes.size());
 }
 
 MnistSplit load_mnist(const fs::path& dir, std::string_view split, size_t limit) {
@@ -272,6 +287,8 @@ MnistSplit load_mnist(const fs::path& dir, std::string_view split, size_t limit)
   s.cols = images.dims[2];
   s.images = std::move(images.bytes);
   s.labels = std::move(labels.bytes);
+  s.images_file = image_path;
+  s.labels_file = label_path;
   if (limit > 0 && limit < s.count) {
     s.count = limit;
     s.images.resize(limit * s.rows * s.cols);

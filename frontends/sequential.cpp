@@ -28,6 +28,15 @@ const char* kind_of(const Layer& l) {
 const std::string& name_of(const Layer& l) {
   return std::visit([](const auto& x) -> const std::string& { return x.name; }, l);
 }
+// Runs `exe` with those of `feeds` it takes: the step and the sample base feed
+// only dropout's counter-based masks, so a model without dropout has no such inputs.
+void run_taken(Executable& exe, std::span<const Feed> feeds) {
+  std::vector<Feed> taken;
+  for (const Feed& f : feeds)
+    if (std::ranges::find(exe.inputs(), f.node) != exe.inputs().end()) taken.push_back(f);
+  exe.run(taken);
+}
+
 std::string base_name(const Layer& l) {
   static const char* names[] = {"conv2d", "activation", "max_pooling2d", "dropout", "flatten", "dense"};
   return names[l.index()];
@@ -138,6 +147,9 @@ void Sequential::compile(const CompileOptions& options) {
   loss_ = ops::softmax_cross_entropy(graph_, logits, y_, "loss");
   train_acc_ = ops::accuracy(graph_, logits, y_, "accuracy");
   std::vector<NodeId> params = graph_.parameters();
+  if (params.empty())
+    throw GraphError("compile(): the loss reaches no trainable parameter, so fit() could learn nothing; "
+                     "add a Dense or Conv2D layer");
   std::vector<NodeId> grads = grad(graph_, loss_, params);
   if (auto* adam = std::get_if<Adam>(&options.optimizer))
     updates_ = ops::adam(graph_, params, grads, step_ph_, *adam);
@@ -229,8 +241,10 @@ void Sequential::check_data(const Dataset& d, const char* what) const {
   if (d.item_shape != input_)
     throw GraphError(std::string(what) + ": data items of shape " + d.item_shape.str() + " do not fit the model input " + input_.str());
   if (d.size() == 0) throw GraphError(std::string(what) + ": the data set is empty");
-  if (static_cast<int64_t>(d.x.size()) != d.size() * d.item_floats())
-    throw GraphError(std::string(what) + ": the data set holds " + std::to_string(d.x.size()) + " values for " +
+  if (!d.x.empty() && !d.pixels.empty())
+    throw GraphError(std::string(what) + ": the data set holds both f32 items (x) and 8-bit items (pixels); keep one");
+  if (d.stored_values() != d.size() * d.item_floats())
+    throw GraphError(std::string(what) + ": the data set holds " + std::to_string(d.stored_values()) + " values for " +
                      std::to_string(d.size()) + " items of " + d.item_shape.str());
 }
 
@@ -271,7 +285,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
       const int64_t b0 = s * batch, n = std::min(batch, train.size() - b0);
       for (int64_t i = 0; i < n; ++i) {
         const int64_t src = order[static_cast<size_t>(b0 + i)];
-        std::copy_n(train.x.data() + src * item, item, xb.data() + i * item);
+        train.copy_items(src, 1, xb.data() + i * item);
         yb[static_cast<size_t>(i)] = train.y[static_cast<size_t>(src)];
       }
       step_value = static_cast<int32_t>(step_);
@@ -279,7 +293,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
                             {y_, Shape{n}, DType::i32, yb.data()},
                             {step_ph_, Shape{1}, DType::i32, &step_value},
                             {base_ph_, Shape{1}, DType::i32, &base_value}};
-      exe.run(feeds);
+      run_taken(exe, feeds);
       ++step_;
       exe.fetch(loss_, {&loss_v, 1});
       exe.fetch(train_acc_, {&acc_v, 1});
@@ -322,9 +336,12 @@ Evaluation Sequential::evaluate(const Dataset& data, int batch_size) {
   const int64_t item = data.item_floats();
   double loss_sum = 0, acc_sum = 0;
   float lv = 0, av = 0;
+  std::vector<float> xb(data.floats_at(0) ? 0 : static_cast<size_t>(batch * item));
   for (int64_t b0 = 0; b0 < data.size(); b0 += batch) {
     const int64_t n = std::min(batch, data.size() - b0);
-    const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, data.x.data() + b0 * item},
+    const float* xs = data.floats_at(b0);
+    if (!xs) data.copy_items(b0, n, xb.data()), xs = xb.data();
+    const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, xs},
                           {y_, Shape{n}, DType::i32, data.y.data() + b0}};
     exe.run(feeds);
     exe.fetch(eval_loss_, {&lv, 1});
@@ -335,16 +352,34 @@ Evaluation Sequential::evaluate(const Dataset& data, int batch_size) {
 }
 
 std::vector<float> Sequential::predict(const float* images, int64_t count, int batch_size) {
+  const int64_t item = input_.numel();
+  return predict_batches(count, batch_size, [&](int64_t b0, int64_t) { return images + b0 * item; });
+}
+
+std::vector<float> Sequential::predict(const Dataset& data, int batch_size) {
+  require_compiled("predict()");
+  check_data(data, "predict()");
+  std::vector<float> xb;
+  return predict_batches(data.size(), batch_size, [&](int64_t b0, int64_t n) {
+    if (const float* xs = data.floats_at(b0)) return xs;
+    xb.resize(static_cast<size_t>(n * data.item_floats()));
+    data.copy_items(b0, n, xb.data());
+    return static_cast<const float*>(xb.data());
+  });
+}
+
+std::vector<float> Sequential::predict_batches(int64_t count, int batch_size,
+                                               const std::function<const float*(int64_t, int64_t)>& batch_at) {
   require_compiled("predict()");
   if (count < 1) throw GraphError("predict(): needs at least one image");
   if (batch_size < 1) throw GraphError("predict(): batch_size must be >= 1");
   const int64_t batch = std::min<int64_t>(batch_size, count);
   Executable& exe = executable("predict", batch);
-  const int64_t item = input_.numel(), k = classes();
+  const int64_t k = classes();
   std::vector<float> out(static_cast<size_t>(count * k));
   for (int64_t b0 = 0; b0 < count; b0 += batch) {
     const int64_t n = std::min(batch, count - b0);
-    const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, images + b0 * item}};
+    const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, batch_at(b0, n)}};
     exe.run(feeds);
     exe.fetch(probs_, {out.data() + b0 * k, static_cast<size_t>(n * k)});
   }

@@ -104,6 +104,7 @@ class Sequential {
   Evaluation evaluate(const Dataset& data, int batch_size = 128);
   // Class probabilities, `count` rows of classes() values.
   std::vector<float> predict(const float* images, int64_t count, int batch_size = 128);
+  std::vector<float> predict(const Dataset& data, int batch_size = 128);  // every item of `data`
 
   void save(const std::filesystem::path& path) const;  // parameters, optimizer state, step
   // Loads a checkpoint written for the same architecture (checked by names and
@@ -131,6 +132,9 @@ class Sequential {
   void check_numerics(const Executable& exe, int64_t step, int epoch) const;
   void require_compiled(const char* what) const;
   void check_data(const Dataset& d, const char* what) const;
+  // predict()'s loop: batch_at(first, n) gives the f32 images [first, first + n).
+  std::vector<float> predict_batches(int64_t count, int batch_size,
+                                     const std::function<const float*(int64_t, int64_t)>& batch_at);
 
   Shape input_;
   uint64_t seed_;

@@ -106,7 +106,8 @@ NodeId Graph::add(const Op& op, std::vector<NodeId> inputs, Attrs attrs, std::st
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i] < 0 || inputs[i] >= size())
       throw GraphError(std::string(op.name()) + (name.empty() ? "" : " \"" + name + "\"") + ": input " + std::to_string(i) +
-                       " is not a node of this graph");
+                       " (node id " + std::to_string(inputs[i]) +
+                       ") is not a node of this graph (a node can only take nodes built before it, so no cycle can form)");
   if (name.empty()) name = std::string(op.name()) + "_" + std::to_string(size());
   if (rename_clashes_ && by_name_.count(name)) {
     const std::string base = name;

@@ -2,19 +2,20 @@
 # End-to-end checks of the mnist CLI: what a user types, what they get back.
 #   cli_test.sh MNIST_BINARY DATA_DIR
 set -u
-mnist=$1 data=$2
+mnist=$1 data=$(cd "$2" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
 
 # expect NAME WANT_STATUS(0|nonzero) PATTERN -- command...: runs it, checks the exit status and that
-# stdout+stderr match PATTERN (grep -E).
+# stdout+stderr match PATTERN (grep -E); the output stays in $tmp/last.out.
 expect() {
   local name=$1 want=$2 pattern=$3
   shift 4
   local out status
   out=$("$@" 2>&1)
   status=$?
+  printf '%s\n' "$out" > "$tmp/last.out"
   if { [ "$want" = 0 ] && [ $status -ne 0 ]; } || { [ "$want" != 0 ] && [ $status -eq 0 ]; } ||
      [ $status -gt 128 ] || ! grep -qE -- "$pattern" <<<"$out"; then
     echo "FAIL $name: exit $status, output:"; echo "$out" | head -20
@@ -70,6 +71,94 @@ last=$(grep -c '"epoch"' "$tmp/run.out")
 expect "resume continues"     0       "\"epoch\":$((last + 1)),"   -- "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs $((last + 1)) --threads 2 --json --resume "$tmp/run.ckpt"
 expect "resume missing file"  nonzero "$tmp/missing.ckpt"          -- "$mnist" train --data "$data" --train-limit 64 --resume "$tmp/missing.ckpt"
 expect "save-every 0"         nonzero "--save-every"               -- "$mnist" train --data "$data" --save-every 0
+
+# --- Bad data files: each names the file and the fault, and exits non-zero. ---
+be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+real() { if [ -f "$data/$1.gz" ]; then gzip -dc "$data/$1.gz"; else cat "$data/$1"; fi; }
+# images FILE MAGIC3 DIMS... : an IDX header (magic 00 <MAGIC3 bytes>), then as many real pixels as the dims hold
+images() {
+  local f=$1 magic=$2 n=1; shift 2
+  for d in "$@"; do n=$((n * d)); done
+  { printf "$magic"; for d in "$@"; do be32 "$d"; done; real t10k-images-idx3-ubyte | tail -c +17 | head -c $n; } > "$f"
+}
+labels() {  # labels FILE COUNT [a byte value to put at index 3]
+  { printf '\0\0\10\1'; be32 "$2"; real t10k-labels-idx1-ubyte | tail -c +9 | head -c 3;
+    if [ -n "${3:-}" ]; then printf "$(printf '\\%03o' "$3")"; else real t10k-labels-idx1-ubyte | tail -c +12 | head -c 1; fi
+    real t10k-labels-idx1-ubyte | tail -c +13 | head -c $(($2 - 4)); } > "$1"
+}
+flip_byte() {  # flip_byte FILE OFFSET_FROM_END : inverts one byte in place
+  local size b; size=$(stat -c %s "$1"); b=$(od -An -tu1 -j $((size - $2)) -N1 "$1" | tr -d ' ')
+  printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek=$((size - $2)) conv=notrunc status=none
+}
+# [want=0] bad_data NAME PATTERN SETUP... : a folder with 64 good training images, then SETUP run in it,
+# then train: it must fail (or succeed, with want=0) printing PATTERN
+bad_data() {
+  local name=$1 pattern=$2 d=$tmp/bad_$passed$failed; shift 2
+  mkdir -p "$d" && ( cd "$d" &&
+    images train-images-idx3-ubyte '\0\0\10\3' 64 28 28 && labels train-labels-idx1-ubyte 64 &&
+    gzip -f train-images-idx3-ubyte train-labels-idx1-ubyte &&
+    for s in images-idx3 labels-idx1; do ln -sf "$data/t10k-$s-ubyte.gz" .; done && eval "$*" )
+  expect "data: $name" "${want:-nonzero}" "$pattern" -- "$mnist" train --data "$d" --epochs 1 --batch 32 --threads 2
+}
+ti=train-images-idx3-ubyte tl=train-labels-idx1-ubyte
+want=0 bad_data "control: the good files train" "accuracy: 0\."          'true'
+bad_data "missing labels"       "$tl.gz: missing file"                    "rm $tl.gz"
+bad_data "empty file"           "$ti.gz: empty file"                      ": > $ti.gz"
+bad_data "truncated gzip"       "$ti.gz: truncated gzip"                  "head -c 2000 $ti.gz > x && mv x $ti.gz"
+bad_data "gzip CRC"             "$ti.gz: corrupt gzip: CRC-32 mismatch"   "flip_byte $ti.gz 8"
+bad_data "bad magic"            "$ti.gz: bad magic"                       "images $ti '\\1\\0\\10\\3' 64 28 28 && gzip -f $ti"
+bad_data "wrong rank"           "$ti.gz: bad rank 2 for images"           "images $ti '\\0\\0\\10\\2' 64 784 && gzip -f $ti"
+bad_data "zero dimension"       "$ti.gz: zero dimension in 64 x 0 x 28"   "images $ti '\\0\\0\\10\\3' 64 0 28 && gzip -f $ti"
+bad_data "absurd dimensions"    "$ti.gz: absurd dimensions"               "images $ti '\\0\\0\\10\\3' 65536 65536 28 && gzip -f $ti"
+bad_data "truncated raw file"   "$ti: truncated: header declares"         "rm $ti.gz && images $ti '\\0\\0\\10\\3' 64 28 28 && head -c 5000 $ti > x && mv x $ti"
+bad_data "count mismatch"       "$tl.gz: count mismatch: 63 labels"       "labels $tl 63 && gzip -f $tl"
+bad_data "label outside 0-9"    "$tl.gz: bad label 10 at index 3"         "labels $tl 64 10 && gzip -f $tl"
+bad_data "images the net cannot take" "$ti.gz: images are 32x32, but the MNIST CNN takes 28x28" \
+                                                                          "images $ti '\\0\\0\\10\\3' 64 32 32 && gzip -f $ti"
+
+# --- Bad checkpoints. ---
+: > "$tmp/empty.ckpt"
+expect "ckpt: empty"          nonzero "empty.ckpt: empty file"            -- "$mnist" evaluate --data "$data" --load "$tmp/empty.ckpt"
+head -c 1000 "$tmp/w.ckpt" > "$tmp/short.ckpt"
+expect "ckpt: truncated"      nonzero "short.ckpt: truncated"             -- "$mnist" evaluate --data "$data" --load "$tmp/short.ckpt"
+cp "$tmp/w.ckpt" "$tmp/newer.ckpt" && printf '\2' | dd of="$tmp/newer.ckpt" bs=1 seek=8 conv=notrunc status=none
+expect "ckpt: newer version"  nonzero "newer.ckpt: format version 2 is newer" -- "$mnist" evaluate --data "$data" --load "$tmp/newer.ckpt"
+cp "$tmp/w.ckpt" "$tmp/flip.ckpt" && flip_byte "$tmp/flip.ckpt" 100
+expect "ckpt: flipped byte"   nonzero "flip.ckpt: checksum mismatch"      -- "$mnist" evaluate --data "$data" --load "$tmp/flip.ckpt"
+expect "ckpt: a folder"       nonzero "$tmp"                              -- "$mnist" evaluate --data "$data" --load "$tmp"
+
+# --- More flags out of range. ---
+expect "negative index"       nonzero "--index -1"                        -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index -1
+expect "negative threads"     nonzero "--threads"                         -- "$mnist" train --threads -2 --data "$data"
+expect "negative batch"       nonzero "--batch"                           -- "$mnist" train --batch -5 --data "$data"
+expect "train-limit negative" nonzero "--train-limit"                     -- "$mnist" train --train-limit -1 --data "$data"
+expect "stray argument"       nonzero "stray|extra|unexpected|not expected" -- "$mnist" train stray --data "$data"
+
+# --- Vulkan faults mid-run: the message, and the last checkpoint intact and loadable. lavapipe never
+# loses its device or runs out of memory, so GRAPHGRAD_VULKAN_FAULT makes the n-th step submission fail
+# with the VkResult a driver returns then. 64 images, batch 32: submissions 1-2 train epoch 1, 3-4
+# validate it, the checkpoint is written, and submission 5 is epoch 2's first step.
+if "$mnist" devices 2>/dev/null | grep -A1 '^vulkan:' | grep -q '^  0:'; then
+  small=$tmp/small
+  mkdir -p "$small" && ( cd "$small" && for s in train t10k; do
+    images $s-images-idx3-ubyte '\0\0\10\3' 64 28 28 && labels $s-labels-idx1-ubyte 64; done && gzip -f ./* )
+  for fault in device_lost:VK_ERROR_DEVICE_LOST out_of_memory:VK_ERROR_OUT_OF_DEVICE_MEMORY; do
+    rm -f "$tmp/v.ckpt"
+    expect "vulkan ${fault%%:*} mid-run" nonzero "${fault#*:}" -- env GRAPHGRAD_VULKAN_FAULT="${fault%%:*}@5" \
+      "$mnist" train --backend vulkan --data "$small" --epochs 3 --batch 32 --save "$tmp/v.ckpt"
+    if grep -q "training stopped; the last checkpoint is $tmp/v.ckpt (epoch 1), intact" "$tmp/last.out" && [ ! -e "$tmp/v.ckpt.tmp" ]; then
+      echo "ok   vulkan ${fault%%:*}: names the intact checkpoint"; passed=$((passed + 1))
+    else
+      echo "FAIL vulkan ${fault%%:*}: no checkpoint line"; cat "$tmp/last.out"; failed=$((failed + 1))
+    fi
+    expect "vulkan ${fault%%:*}: checkpoint loads" 0 "accuracy: 0\.[0-9]" -- "$mnist" evaluate --data "$small" --load "$tmp/v.ckpt"
+  done
+  expect "vulkan: bad fault spec"  nonzero "GRAPHGRAD_VULKAN_FAULT" -- env GRAPHGRAD_VULKAN_FAULT=melt@1 \
+    "$mnist" train --backend vulkan --data "$small" --epochs 1 --batch 32
+  # A real limit, no injection: a batch whose buffers exceed what the device can address.
+  expect "vulkan: batch too big for the device" nonzero "vulkan: .* needs .* MiB .*more than the device.s (maxStorageBufferRange|maxMemoryAllocationSize|memory)" -- \
+    "$mnist" train --backend vulkan --data "$data" --train-limit 64 --epochs 1 --batch 65536
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

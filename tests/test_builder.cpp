@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <graphgrad/backends/backend.h>
@@ -115,6 +116,13 @@ TEST_CASE("compile() checks the loss, the final softmax and the backend") {
     const std::string msg = error_of<GraphError>([&] { m.compile(); });
     CHECK_MSG(msg, "softmax");
   }
+  SUBCASE("a loss that reaches no parameter") {
+    Sequential m(Shape{10, 1, 1});
+    m.add(Flatten{});
+    m.add(Activation{"softmax"});
+    const std::string msg = error_of<GraphError>([&] { m.compile(); });
+    CHECK_MSG(msg, "reaches no trainable parameter");
+  }
   SUBCASE("an empty model") {
     Sequential m(Shape{4, 1, 1});
     CHECK_MSG(error_of<GraphError>([&] { m.compile(); }), "softmax");
@@ -200,12 +208,47 @@ TEST_CASE("fit() and evaluate() reject data of the wrong item shape") {
   Dataset short_x = good;
   short_x.x.pop_back();
   CHECK_MSG(error_of<GraphError>([&] { m.evaluate(short_x); }), "values");
+  Dataset both = good;
+  both.pixels.assign(both.x.size(), 0);
+  CHECK_MSG(error_of<GraphError>([&] { m.evaluate(both); }), "both");
   CHECK(m.step() == 0);  // nothing was trained
   // The good data goes through.
   const auto history = m.fit(good, {.batch_size = 2, .epochs = 1, .verbose = 0});
   REQUIRE(history.size() == 1);
   CHECK(history[0].images == 4);
   CHECK(m.step() == 2);
+}
+
+TEST_CASE("a dataset of 8-bit pixels trains, evaluates and predicts exactly like its f32 twin") {
+  data::MnistSplit split;
+  split.count = 12, split.rows = 8, split.cols = 8;
+  std::mt19937_64 rng(11);
+  for (size_t i = 0; i < split.count * 64; ++i) split.images.push_back(static_cast<uint8_t>(rng() % 256));
+  for (size_t i = 0; i < split.count; ++i) split.labels.push_back(static_cast<uint8_t>(i % 3));
+  const Dataset bytes = to_dataset(split);
+  CHECK(bytes.x.empty());
+  CHECK(bytes.pixels == split.images);  // a quarter of the memory of floats
+  Dataset floats = bytes;
+  floats.pixels.clear();
+  for (uint8_t p : split.images) floats.x.push_back(static_cast<float>(p) / 255.0f);
+  std::vector<float> row(64);
+  bytes.copy_items(5, 1, row.data());
+  CHECK(row == std::vector<float>(floats.x.begin() + 5 * 64, floats.x.begin() + 6 * 64));
+
+  auto train = [](const Dataset& d) {
+    auto m = std::make_unique<Sequential>(Shape{1, 8, 8}, 4);
+    add_small_layers(*m);
+    m->compile();
+    const auto h = m->fit(d, {.batch_size = 5, .epochs = 2, .validation = &d, .verbose = 0});
+    return std::tuple{h.back().loss, h.back().val_accuracy, m->evaluate(d, 4).loss, m->predict(d, 5)};
+  };
+  const auto [loss_b, acc_b, eval_b, probs_b] = train(bytes);
+  const auto [loss_f, acc_f, eval_f, probs_f] = train(floats);
+  CHECK(loss_b == loss_f);
+  CHECK(acc_b == acc_f);
+  CHECK(eval_b == eval_f);
+  CHECK(probs_b == probs_f);
+  CHECK(probs_b.size() == 12 * 3);
 }
 
 TEST_CASE("summary() of the tutorial CNN: layers, shapes and 600,810 parameters") {

@@ -63,6 +63,44 @@ TEST_CASE("node names must be unique, and a clash names the node already there")
   CHECK_MSG(graph_error([&] { g.at("nope"); }), "\"nope\"");
 }
 
+TEST_CASE("a cycle cannot be built: a node only takes nodes built before it") {
+  Graph g;
+  const NodeId x = g.placeholder("x", Shape{kBatch, 4});
+  const NodeId a = ops::relu(g, x, "a");
+  // A node taking itself (the id it would get) or a later node: the two ways to close a cycle.
+  const std::string self = graph_error([&] { gg::add(g, a, g.size(), "loop"); });
+  CHECK_MSG(self, "\"loop\"");
+  CHECK_MSG(self, "input 1 (node id 2) is not a node of this graph");
+  CHECK_MSG(self, "no cycle");
+  CHECK_MSG(graph_error([&] { gg::add(g, g.size() + 5, a, "ahead"); }), "input 0 (node id 7)");
+  CHECK_MSG(graph_error([&] { ops::relu(g, -3, "negative"); }), "node id -3");
+  CHECK(g.size() == 2);  // nothing was added
+  CHECK_NOTHROW(g.validate());
+}
+
+TEST_CASE("run() rejects feeds that are not inputs of the compiled targets") {
+  Graph g;
+  const NodeId x = g.placeholder("x", Shape{kBatch, 4});
+  const NodeId other = g.placeholder("other", Shape{kBatch, 4});
+  const NodeId w = g.parameter("w", Shape{4, 3}, Init::zeros());
+  const NodeId y = ops::relu(g, x, "y");
+  ops::relu(g, other, "z");
+  auto backend = make_backend("cpu", g);
+  auto exe = backend->compile({y}, 8);
+  std::vector<float> data(8 * 12);
+  const Feed fx{x, Shape{2, 4}, DType::f32, data.data()};
+  auto run_error = [&](std::vector<Feed> feeds) { return test::error_of<BackendError>([&] { exe->run(feeds); }); };
+
+  const std::string msg = run_error({fx, Feed{other, Shape{2, 4}, DType::f32, data.data()}});
+  CHECK_MSG(msg, "placeholder \"other\"");
+  CHECK_MSG(msg, "not an input of these targets (they take \"x\")");
+  CHECK_MSG(run_error({fx, Feed{w, Shape{4, 3}, DType::f32, data.data()}}), "parameter \"w\"");
+  CHECK_MSG(run_error({fx, Feed{999, Shape{2, 4}, DType::f32, data.data()}}), "node #999 (not in the graph)");
+  CHECK_MSG(run_error({fx, fx}), "placeholder \"x\" was fed twice");
+  CHECK_MSG(run_error({}), "placeholder \"x\" [N,4] was not fed");
+  CHECK_NOTHROW(exe->run(std::vector<Feed>{fx}));
+}
+
 TEST_CASE("shape errors name the node and both shapes") {
   Graph g;
   const NodeId img = g.placeholder("img", Shape{kBatch, 3, 8, 8});

@@ -44,7 +44,9 @@ constexpr double kMinTestAccuracy = 0.85;
 Dataset slice(const Dataset& d, int64_t begin, int64_t count) {
   Dataset s;
   s.item_shape = d.item_shape;
-  s.x.assign(d.x.begin() + begin * d.item_floats(), d.x.begin() + (begin + count) * d.item_floats());
+  const auto from = begin * d.item_floats(), to = (begin + count) * d.item_floats();
+  if (d.x.empty()) s.pixels.assign(d.pixels.begin() + from, d.pixels.begin() + to);
+  else s.x.assign(d.x.begin() + from, d.x.begin() + to);
   s.y.assign(d.y.begin() + begin, d.y.begin() + begin + count);
   return s;
 }

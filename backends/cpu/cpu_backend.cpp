@@ -56,6 +56,7 @@ class CpuExecutable final : public Executable {
   void run(std::span<const Feed> feeds) override;
   void fetch(NodeId target, std::span<float> out) const override;
   int64_t batch() const override { return batch_; }
+  const std::vector<NodeId>& inputs() const override { return placeholders_; }
 
  private:
   CpuBackend& backend_;

@@ -176,6 +176,31 @@ const char* result_name(VkResult r) {
   }
 }
 
+VkResult injected_step_fault() {
+  struct Fault {
+    VkResult result = VK_SUCCESS;
+    long at = 0;
+  };
+  static const Fault fault = [] {
+    Fault f;
+    const char* v = std::getenv("GRAPHGRAD_VULKAN_FAULT");
+    if (!v || !*v) return f;
+    const std::string s = v;
+    const auto atpos = s.find('@');
+    const std::string kind = s.substr(0, atpos);
+    char* end = nullptr;
+    f.at = atpos == std::string::npos ? 0 : std::strtol(s.c_str() + atpos + 1, &end, 10);
+    if (kind == "device_lost") f.result = VK_ERROR_DEVICE_LOST;
+    else if (kind == "out_of_memory") f.result = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+    if (f.result == VK_SUCCESS || f.at < 1 || !end || *end)
+      throw BackendError("vulkan: GRAPHGRAD_VULKAN_FAULT=\"" + s + "\" is not <device_lost|out_of_memory>@<step >= 1>");
+    return f;
+  }();
+  static std::atomic<long> steps{0};
+  if (fault.result == VK_SUCCESS) return VK_SUCCESS;
+  return ++steps == fault.at ? fault.result : VK_SUCCESS;
+}
+
 void check(VkResult r, const char* what) {
   if (r != VK_SUCCESS) throw BackendError(fmt::format("vulkan: {} failed: {} ({})", what, result_name(r), static_cast<int>(r)));
 }

@@ -65,4 +65,12 @@ class Context {
 void check(VkResult r, const char* what);
 const char* result_name(VkResult r);
 
+// Fault injection for tests: with GRAPHGRAD_VULKAN_FAULT=<kind>@<n> (kind:
+// device_lost or out_of_memory, n >= 1) the n-th training or inference step
+// fails at submission with that VkResult, as a driver reports a GPU reset or
+// exhausted memory; lavapipe does neither on its own, and the tests must show
+// what a user then sees (the message, and an intact last checkpoint). Returns
+// VK_SUCCESS for every other step, and always when the variable is unset.
+VkResult injected_step_fault();
+
 }  // namespace gg::vk

@@ -90,6 +90,7 @@ class VulkanExecutable final : public Executable {
   void run(std::span<const Feed> feeds) override;
   void fetch(NodeId target, std::span<float> out) const override;
   int64_t batch() const override { return batch_; }
+  const std::vector<NodeId>& inputs() const override { return placeholders_; }
 
  private:
   struct Step {
@@ -378,7 +379,9 @@ void VulkanExecutable::run(std::span<const Feed> feeds) {
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
   si.pCommandBuffers = &r.cmd;
-  check(vkQueueSubmit(ctx_.queue(), 1, &si, fence_), "vkQueueSubmit");
+  VkResult submitted = injected_step_fault();
+  if (submitted == VK_SUCCESS) submitted = vkQueueSubmit(ctx_.queue(), 1, &si, fence_);
+  check(submitted, "vkQueueSubmit");
   constexpr uint64_t kTimeoutNs = 600ull * 1000 * 1000 * 1000;  // a step that takes 10 minutes is a hung device
   const VkResult w = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, kTimeoutNs);
   if (w == VK_TIMEOUT) throw BackendError("vulkan: the device did not finish a step within 10 minutes (hung?)");

@@ -41,18 +41,27 @@ std::unique_ptr<Sequential> compiled_model(const CommonOptions& c, const Shape& 
   return model;
 }
 
+// The tutorial's net takes 28x28 images (Keras input_shape=(28, 28, 1)); other
+// sizes would build a different net, or none, and no checkpoint would fit it.
 Dataset load_split(const CommonOptions& c, const char* split, int64_t limit = 0) {
-  return to_dataset(data::load_mnist(c.data, split, static_cast<size_t>(limit)));
+  data::MnistSplit s = data::load_mnist(c.data, split, static_cast<size_t>(limit));
+  if (s.rows != 28 || s.cols != 28)
+    throw data::DataError(fmt::format("{}: images are {}x{}, but the MNIST CNN takes 28x28 (input_shape=(28, 28, 1))",
+                                      s.images_file.string(), s.rows, s.cols));
+  return to_dataset(std::move(s));
 }
 
 // Median time of one image through predict(), after warm-ups (the peers' rule).
 double latency_batch1_ms(Sequential& model, const Dataset& test) {
-  const int64_t item = test.item_floats();
-  for (int i = 0; i < 100; ++i) model.predict(test.x.data() + (i % test.size()) * item, 1, 1);
+  // The images as floats first, so only the model is timed.
+  std::vector<float> images(static_cast<size_t>(std::min<int64_t>(test.size(), 1000) * test.item_floats()));
+  const int64_t count = static_cast<int64_t>(images.size()) / test.item_floats(), item = test.item_floats();
+  test.copy_items(0, count, images.data());
+  for (int i = 0; i < 100; ++i) model.predict(images.data() + (i % count) * item, 1, 1);
   std::vector<double> ms;
   for (int i = 0; i < 1000; ++i) {
     const auto t0 = Clock::now();
-    model.predict(test.x.data() + (i % test.size()) * item, 1, 1);
+    model.predict(images.data() + (i % count) * item, 1, 1);
     ms.push_back(seconds_since(t0) * 1e3);
   }
   std::nth_element(ms.begin(), ms.begin() + 500, ms.end());
@@ -111,17 +120,25 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   };
   install_stop_handlers();
   fo.should_stop = [] { return g_stop_signal != 0; };
+  // What a stopped run leaves behind: checkpoints are only ever renamed into
+  // place, so the last one written is whole whatever stopped the run.
+  auto checkpoint_note = [&] {
+    if (saved_epoch > 0)
+      return fmt::format("the last checkpoint is {} (epoch {}), intact; continue with --resume {}", t.save, saved_epoch, t.save);
+    if (!t.resume.empty()) return fmt::format("nothing new was saved; {} is unchanged", t.resume);
+    return std::string(t.save.empty() ? "no checkpoint was written (use --save)" : "no checkpoint was written yet");
+  };
   try {
     model->fit(train_set, fo);
   } catch (const Interrupted& e) {
-    std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; ";
-    if (saved_epoch > 0)
-      std::cerr << "the last checkpoint is " << t.save << " (epoch " << saved_epoch << "); continue with --resume " << t.save << "\n";
-    else if (!t.resume.empty())
-      std::cerr << "nothing new was saved; " << t.resume << " is unchanged\n";
-    else
-      std::cerr << "no checkpoint was written" << (t.save.empty() ? " (use --save)" : " yet") << "\n";
+    std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; " << checkpoint_note()
+              << "\n";
     return 130;
+  } catch (const std::exception& e) {
+    // A training fault (a lost or exhausted GPU, a non-finite loss): the
+    // backend may be unusable, so nothing more is saved from it.
+    std::cerr << "mnist: error: " << e.what() << "\nmnist: training stopped; " << checkpoint_note() << "\n";
+    return 1;
   }
   if (trained == 0) {  // nothing left to train after --resume
     const Evaluation e = model->evaluate(test_set, c.batch);
@@ -132,7 +149,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
 
   // Inference at the training batch size over the test set, then one image at a time.
   const auto t0 = Clock::now();
-  model->predict(test_set.x.data(), test_set.size(), c.batch);
+  model->predict(test_set, c.batch);
   const double infer = double(test_set.size()) / seconds_since(t0);
   const double latency = latency_batch1_ms(*model, test_set);
   const double train_ips = double(trained) / train_s;
@@ -176,7 +193,9 @@ int predict(const CommonOptions& c, const std::string& load, int64_t index) {
     throw std::invalid_argument(fmt::format("--index {} is outside the test set (0..{})", index, test_set.size() - 1));
   auto model = compiled_model(c, test_set.item_shape);
   model->load(load);
-  const std::vector<float> p = model->predict(test_set.x.data() + index * test_set.item_floats(), 1, 1);
+  std::vector<float> image(static_cast<size_t>(test_set.item_floats()));
+  test_set.copy_items(index, 1, image.data());
+  const std::vector<float> p = model->predict(image.data(), 1, 1);
   const auto predicted = std::max_element(p.begin(), p.end()) - p.begin();
   const int actual = test_set.y[static_cast<size_t>(index)];
   if (c.json) {

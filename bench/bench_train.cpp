@@ -1,0 +1,114 @@
+// The whole MNIST CNN as the mnist CLI runs it, on every backend that can run
+// here, at batch 1, 32 and 128:
+//
+//   train_step/cpu/batch:128  one training step: forward (dropout on), the fused
+//                             loss, every gradient, Adam updates of all weights
+//   infer_step/cpu/batch:128  one inference step: the predict path (no dropout,
+//                             softmax probabilities)
+//
+// The model is frontends/mnist_model's make_mnist_cnn compiled by Sequential;
+// the benchmark compiles the same targets Sequential's "train" and "predict"
+// executables do (loss, accuracy and every update node; "probabilities") on
+// the model's backend, and times Executable::run (+ Backend::synchronize).
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <graphgrad/frontends/mnist_model.h>
+#include <graphgrad/graph/op.h>
+
+#include "bench_util.h"
+#include "flops.h"
+#include "mnist_shapes.h"
+
+namespace gg::bench {
+namespace {
+
+std::shared_ptr<Sequential> compiled_model(const std::string& backend, const Options& options) {
+  std::shared_ptr<Sequential> model = make_mnist_cnn(/*seed=*/0, Shape{1, mnist::kImage, mnist::kImage});
+  CompileOptions co;
+  co.backend = backend;
+  co.backend_options.threads = options.threads;
+  model->compile(co);
+  return model;
+}
+
+// The training targets of Sequential's "train" executable, found by name and role.
+std::vector<NodeId> train_targets(const Graph& g) {
+  std::vector<NodeId> t{g.at("loss"), g.at("accuracy")};
+  for (const Node& n : g.nodes())
+    if (!n.op->mutated_inputs().empty()) t.push_back(n.id);  // the Adam updates
+  return t;
+}
+
+// mnist_shapes.h (and so flops.h) must describe the model the CLI trains.
+void check_shapes() {
+  using namespace mnist;
+  auto model = make_mnist_cnn(0, Shape{1, kImage, kImage});
+  const Graph& g = model->graph();
+  const std::pair<const char*, Shape> expect[] = {{"conv2d_1/kernel", Shape{kConv1, 1, kKernel, kKernel}},
+                                                  {"conv2d_2/kernel", Shape{kConv2, kConv1, kKernel, kKernel}},
+                                                  {"dense_1/kernel", Shape{kFlat, kHidden}},
+                                                  {"dense_2/kernel", Shape{kHidden, kClasses}}};
+  for (const auto& [name, shape] : expect) {
+    const NodeId id = g.find(name);
+    if (id == kNoNode || g.node(id).shape != shape) {
+      std::fprintf(stderr, "bench_train: bench/mnist_shapes.h says %s is %s, the model has %s: update mnist_shapes.h\n", name,
+                   shape.str().c_str(), id == kNoNode ? "no such node" : g.node(id).shape.str().c_str());
+      std::exit(1);
+    }
+  }
+}
+
+void run_step(benchmark::State& state, bool train, const std::string& backend, int64_t batch, const Options& options,
+              const std::string& key) {
+  const double flop = train ? flops::mnist_train_step(batch) : flops::mnist_infer_step(batch);
+  Program* p = nullptr;
+  try {
+    p = &cached_program(key, [&] {
+      std::shared_ptr<Sequential> model = compiled_model(backend, options);
+      const Graph& g = model->graph();
+      std::vector<NodeId> t = train ? train_targets(g) : std::vector<NodeId>{g.at("probabilities")};
+      Backend& be = model->backend();
+      auto prog = compile_program(std::move(model), be, std::move(t), batch, FeedRange{0, 1, int32_t(mnist::kClasses)});
+      warn_if_flops_differ("bench_train", key, flop, *prog, batch);
+      return prog;
+    });
+  } catch (const std::exception& e) {
+    drop_cached_program();
+    state.SkipWithError(e.what());
+    return;
+  }
+  state.SetLabel(std::to_string(p->graph->schedule(p->targets).size()) + " nodes");
+  timed_loop(state, *p, batch, flop, warm_up_first(backend, flop));
+}
+
+}  // namespace
+}  // namespace gg::bench
+
+int main(int argc, char** argv) {
+  using namespace gg::bench;
+  static const Options options =
+      init(argc, argv, "bench_train", "Names: <train_step|infer_step>/<backend>/batch:<N>; e.g. --benchmark_filter=/cpu/");
+  check_shapes();
+  for (const std::string& backend : runnable_backends("bench_train")) {
+    for (bool train : {true, false}) {
+      for (int64_t batch : gg::bench::mnist::kBatches) {
+        const std::string name = std::string(train ? "train_step/" : "infer_step/") + backend + "/batch:" + std::to_string(batch);
+        auto* b = benchmark::RegisterBenchmark(name.c_str(), [train, backend, batch, name](benchmark::State& s) {
+          run_step(s, train, backend, batch, options, name);
+        });
+        b->Unit(benchmark::kMillisecond);
+        if (backend != "cpu") {
+          const double flop = train ? flops::mnist_train_step(batch) : flops::mnist_infer_step(batch);
+          b->Iterations(vulkan_iterations(flop));
+        }
+      }
+    }
+  }
+  run_benchmarks();
+  drop_cached_program();
+  benchmark::Shutdown();
+  return 0;
+}

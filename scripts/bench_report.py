@@ -1,0 +1,543 @@
+#!/usr/bin/python3
+"""The benchmark comparison report, in one command.
+
+  scripts/bench_report.py [--build DIR] [--data DIR] [--quick] [--threads N] [--train-limit N] [--out DIR]
+
+Runs, each with --benchmark_format=json, the roofline (bench_roofline: sgemm and FMA peaks),
+bench_ops and bench_train on the cpu and vulkan backends; then the peers, each when it can
+run here (else a line saying why it was skipped): our `mnist train`, PyTorch
+(../shared/peers/torch_mnist_cnn.py), libtorch (built once by build_libtorch_peer.sh into
+<build>/peers/) and onnxruntime-node (installed from the npm cache only; there is no network).
+
+Writes bench/results/<date>-<host>.md (tables: op x backend with time, GFLOP/s, the fraction
+of the sgemm 2048^3 peak and of the FMA peak, and the Vulkan/CPU ratio; the peers' images/s and
+latency beside ours, with the commands), <date>-<host>.json (everything it ran, raw) and
+<date>-<host>.png (GFLOP/s per op against both peaks; matplotlib when installed, else Pillow).
+
+The fractions of peak are computed here, from the JSON: an op's GFLOP/s divided by
+sgemm/peak/2048x2048x2048/threads:T and by fma_peak/threads:T (each the best of 3 repetitions),
+T = --threads (at most 2, the thread counts the roofline measures). Vulkan on lavapipe runs on the same CPU, so the same
+peaks bound it.
+
+--quick: shorter minimum times, Vulkan at batch 1 and 32 only (lavapipe takes seconds per run at
+batch 128), training runs limited to 2,000 images. The default run limits training to 6,000
+images (a tenth of an epoch, 47 steps at batch 128): enough for steady images/s, and the
+accuracy after a tenth of an epoch is only a check that the run trained. Both aim at well under
+5 minutes on 2 idle cores; on a busy machine everything (PyTorch's latency loop above all) slows.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = time.monotonic()
+PEAK_REPS = 3
+NAME = re.compile(r'^(?P<case>[^/]+)/(?P<backend>[^/]+)/batch:(?P<batch>\d+)')
+
+
+def log(msg):
+    print(f'[bench_report {time.monotonic() - T0:5.0f}s] {msg}', file=sys.stderr, flush=True)
+
+
+def run(cmd, timeout, cwd=None, env=None):
+    """Runs cmd (a list); returns (rc, stdout, stderr, seconds). rc None: could not start or timed out."""
+    t = time.monotonic()
+    try:
+        p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+        return p.returncode, p.stdout, p.stderr, time.monotonic() - t
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or '')
+        return None, out, f'timed out after {timeout} s', time.monotonic() - t
+    except OSError as e:
+        return None, '', str(e), time.monotonic() - t
+
+
+def shell(cmd):
+    return ' '.join(str(c) if re.fullmatch(r'[\w@%+=:,./-]+', str(c)) else "'" + str(c).replace("'", "'\\''") + "'"
+                    for c in cmd)
+
+
+def last_json_line(text):
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith('{'):
+            try:
+                return json.loads(line)
+            except json.JSONDecodeError:
+                pass
+    return None
+
+
+def why(rc, err):
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    return (f'exit {rc}: ' if rc is not None else '') + (lines[-1][:300] if lines else 'no message')
+
+
+# ---------------------------------------------------------------------------------------- benchmarks
+
+def gbench(binary, args, timeout, commands, skipped):
+    """Runs a Google Benchmark binary with JSON output; returns its parsed JSON (or None)."""
+    cmd = [binary, '--benchmark_format=json'] + args
+    commands.append(shell(cmd))
+    log('running ' + shell(cmd))
+    rc, out, err, secs = run(cmd, timeout)
+    for line in err.splitlines():
+        if 'skipped' in line or 'flops.h counts' in line:
+            skipped.append(line.strip())
+    if rc != 0:
+        skipped.append(f'{Path(binary).name} {" ".join(args)}: {why(rc, err)}')
+        return None
+    try:
+        data = json.loads(out)
+    except json.JSONDecodeError as e:
+        skipped.append(f'{Path(binary).name}: unreadable JSON ({e})')
+        return None
+    data['stderr'] = err
+    data['seconds'] = round(secs, 1)
+    return data
+
+
+def rows_by_name(*runs):
+    """{(case, backend, batch): benchmark row} from bench_ops / bench_train JSON outputs."""
+    rows = {}
+    for data in runs:
+        for b in (data or {}).get('benchmarks', []):
+            m = NAME.match(b['name'])
+            if m:
+                rows[(m['case'], m['backend'], int(m['batch']))] = b
+    return rows
+
+
+def to_ms(b):
+    scale = {'ns': 1e-6, 'us': 1e-3, 'ms': 1.0, 's': 1e3}[b.get('time_unit', 'ns')]
+    return b['real_time'] * scale
+
+
+def peak_table(res):
+    """{benchmark name: GFLOP/s} for the roofline; the peaks are the best of their repetitions."""
+    table = {}
+    for key in ('roofline', 'roofline_peaks'):
+        for b in (res.get(key) or {}).get('benchmarks', []):
+            if b.get('run_type', 'iteration') == 'iteration' and b.get('GFLOP/s') is not None:
+                name = b.get('run_name', b['name'])
+                table[name] = max(table.get(name, 0.0), b['GFLOP/s'])
+    return table
+
+
+def peaks(res, threads):
+    """(sgemm 2048^3 GFLOP/s, FMA GFLOP/s) at min(threads, 2) threads, and that thread count."""
+    t = max(1, min(threads, 2))
+    table = peak_table(res)
+    return table.get(f'sgemm/peak/2048x2048x2048/threads:{t}'), table.get(f'fma_peak/threads:{t}'), t
+
+
+# ---------------------------------------------------------------------------------------- peers
+
+def torch_python():
+    for py in [sys.executable, '/usr/bin/python3', shutil.which('python3')]:
+        if py and os.path.exists(py):
+            rc, _, _, _ = run([py, '-c', 'import torch, numpy'], 60)
+            if rc == 0:
+                return py
+    return None
+
+
+def peer_run(name, cmd, timeout, peers, cwd=None, env=None):
+    log(f'{name}: ' + shell(cmd))
+    rc, out, err, secs = run(cmd, timeout, cwd=cwd, env=env)
+    result = last_json_line(out) if rc == 0 else None
+    entry = {'name': name, 'command': shell(cmd), 'seconds': round(secs, 1), 'result': result}
+    if result is None:
+        entry['skipped'] = why(rc, err or out)
+    peers.append(entry)
+    return entry
+
+
+def run_peers(a, build, data, peers_dir, limit, peers):
+    threads = a.threads
+    ours = [build / 'bin' / 'mnist', 'train', '--epochs', 1, '--threads', threads, '--json', '--data', data]
+    if limit:
+        ours += ['--train-limit', limit]
+    peer_run('graphgrad (ours, cpu)', ours, 600, peers)
+
+    script = peers_dir / 'torch_mnist_cnn.py'
+    py = torch_python()
+    if not script.exists():
+        peers.append({'name': 'PyTorch', 'skipped': f'{script} not found'})
+    elif not py:
+        peers.append({'name': 'PyTorch', 'skipped': 'no python3 here imports torch and numpy (Debian: python3-torch)'})
+    else:
+        cmd = [py, script, '--data', data, '--epochs', 1, '--threads', threads] + (['--train-limit', limit] if limit else [])
+        peer_run('PyTorch (python)', cmd, 600, peers)
+
+    # libtorch: built once into the build folder, again when its source is newer.
+    src, builder = peers_dir / 'libtorch_mnist_cnn.cpp', peers_dir / 'build_libtorch_peer.sh'
+    exe = build / 'peers' / 'libtorch_mnist_cnn'
+    if not src.exists() or not builder.exists():
+        peers.append({'name': 'libtorch', 'skipped': f'{src} or {builder} not found'})
+    elif not Path('/usr/include/torch').exists():
+        peers.append({'name': 'libtorch', 'skipped': 'libtorch-dev is not installed (/usr/include/torch missing)'})
+    else:
+        ok = exe.exists() and exe.stat().st_mtime >= src.stat().st_mtime
+        if not ok:
+            exe.parent.mkdir(parents=True, exist_ok=True)
+            log(f'libtorch: building {exe} (about half a minute)')
+            rc, _, err, secs = run(['sh', builder, exe], 600)
+            ok = rc == 0
+            if not ok:
+                peers.append({'name': 'libtorch', 'skipped': 'build failed: ' + why(rc, err)})
+        if ok:
+            cmd = [exe, '--data', data, '--epochs', 1, '--threads', threads] + (['--train-limit', limit] if limit else [])
+            peer_run('libtorch (C++)', cmd, 600, peers)
+
+    run_onnx(a, data, peers_dir / 'onnx', py, peers)
+
+
+def run_onnx(a, data, onnx_dir, py, peers):
+    """onnxruntime-node, per ../shared/peers/onnx/README.md, from the npm cache only."""
+    name = 'onnxruntime-node (inference)'
+    if not shutil.which('node') or not shutil.which('npm'):
+        peers.append({'name': name, 'skipped': 'node or npm not installed'})
+        return
+    if not py:
+        peers.append({'name': name, 'skipped': 'the ONNX export needs python3-torch'})
+        return
+    work = Path(tempfile.mkdtemp(prefix='gg_ort_'))
+    env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL='skip')
+    run(['npm', 'init', '-y'], 60, cwd=work)
+    install = ['npm', 'install', '--offline', '--no-audit', '--no-fund', 'onnxruntime-node']
+    log('onnxruntime: ' + shell(install))
+    rc, out, err, _ = run(install, 120, cwd=work, env=env)
+    if rc != 0:
+        reason = next((l for l in err.splitlines() if 'ENOTCACHED' in l or 'only-if-cached' in l), None)
+        peers.append({'name': name, 'command': shell(install),
+                      'skipped': 'onnxruntime-node is not in the npm cache (~/.npm) and there is no network: '
+                                 + (reason.strip() if reason else why(rc, err))})
+        shutil.rmtree(work, ignore_errors=True)
+        return
+    shutil.copy(onnx_dir / 'ort_bench.mjs', work)
+    export = [py, onnx_dir / 'export_onnx.py', '--data', data, '--out', work / 'mnist_cnn.onnx', '--threads', a.threads,
+              '--train-images', 2000 if a.quick else 10000, '--bench']
+    e = peer_run('PyTorch (python), by ort_bench rules', export, 600, peers)
+    if e.get('result') is not None:
+        peer_run(name, ['node', 'ort_bench.mjs', 'mnist_cnn.onnx', data, a.threads], 600, peers, cwd=work)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------- report
+
+def fmt(x, digits=3):
+    if x is None:
+        return '–'
+    if x == 0:
+        return '0'
+    if abs(x) >= 100:
+        return f'{x:,.0f}'
+    return f'{x:.{digits}g}'
+
+
+def fmt_time(ms):
+    for unit, scale in (('s', 1e3), ('ms', 1.0), ('µs', 1e-3)):
+        if ms >= scale:
+            return f'{ms / scale:.3g} {unit}'
+    return f'{ms * 1e6:.3g} ns'
+
+
+def pct(x, peak):
+    return '–' if x is None or not peak else f'{100 * x / peak:.1f}%'
+
+
+def op_table(rows, cases, batches, sg, fm):
+    head = ('| case | batch | CPU time | CPU img/s | CPU GFLOP/s | CPU % sgemm | CPU % FMA | Vulkan time | Vulkan img/s '
+            '| Vulkan GFLOP/s | Vulkan % sgemm | Vulkan % FMA | Vulkan/CPU time |\n' + '|---' * 13 + '|\n')
+    out = []
+    for case in cases:
+        for n in batches:
+            c, v = rows.get((case, 'cpu', n)), rows.get((case, 'vulkan', n))
+            if not c and not v:
+                continue
+            cells = [case, str(n)]
+            for b in (c, v):
+                if b and not b.get('error_occurred'):
+                    g = b.get('GFLOP/s')
+                    cells += [fmt_time(to_ms(b)), fmt(b.get('items_per_second')), fmt(g), pct(g, sg), pct(g, fm)]
+                elif b:
+                    cells += ['skipped: ' + b.get('error_message', '')[:80]] + ['–'] * 4
+                else:
+                    cells += ['–'] * 5
+            ok = c and v and not c.get('error_occurred') and not v.get('error_occurred')
+            cells.append(f'{to_ms(v) / to_ms(c):.1f}×' if ok else '–')
+            out.append('| ' + ' | '.join(cells) + ' |')
+    return head + '\n'.join(out) + '\n'
+
+
+def ordered_cases(rows, suffixes):
+    seen = []
+    for (case, _, _) in rows:
+        if case not in seen:
+            seen.append(case)
+    return [c for c in seen if any(c.endswith(s) for s in suffixes)]
+
+
+def write_markdown(path, meta, res, chart_line):
+    sg, fm, pt = peaks(res, meta['threads'])
+    ops_rows = rows_by_name(res['ops'].get('cpu'), res['ops'].get('vulkan'))
+    step_rows = rows_by_name(res['train'].get('cpu'), res['train'].get('vulkan'))
+    batches = [1, 32, 128]
+    L = []
+    L.append(f"# graphgrad benchmarks, {meta['date']} on {meta['host']}\n")
+    L.append(f"- machine: {meta['cpu']}, {meta['cores']} cores; backends' threads: {meta['threads']}")
+    ctx = (res['roofline'] or res['roofline_peaks'] or {}).get('context', {})
+    L.append(f"- OpenBLAS: corename `{ctx.get('openblas_corename', '?')}`, config `{ctx.get('openblas_config', '?')}`; "
+             f"FMA loop ISA: {ctx.get('fma_isa', '?')}")
+    vctx = ((res['ops'].get('vulkan') or res['ops'].get('cpu') or {}).get('context', {}))
+    L.append(f"- Vulkan: {vctx.get('vulkan_devices') or 'skipped: ' + vctx.get('vulkan_skipped', 'not run')}")
+    L.append(f"- mode: {'quick' if meta['quick'] else 'full'}; training runs limited to "
+             f"{meta['train_limit'] or 'all'} images (`--train-limit`); the whole report took {meta['seconds']:.0f} s")
+    L.append(f"- load average at the start: {meta['loadavg']}, at the end: {meta.get('loadavg_end', '?')} "
+             "(other work on the machine skews every figure)")
+    L.append('')
+    L.append('## Peaks (the roofline)\n')
+    L.append('| peak | 1 thread GFLOP/s | 2 threads GFLOP/s |\n|---|---|---|')
+    rl = peak_table(res)
+    L.append(f"| cblas_sgemm 2048³ | {fmt(rl.get('sgemm/peak/2048x2048x2048/threads:1'))} | "
+             f"{fmt(rl.get('sgemm/peak/2048x2048x2048/threads:2'))} |")
+    L.append(f"| FMA loop ({ctx.get('fma_isa', '?')}) | {fmt(rl.get('fma_peak/threads:1'))} | {fmt(rl.get('fma_peak/threads:2'))} |")
+    L.append(f"\nEach peak is the best of {PEAK_REPS} repetitions. The fractions below divide each GFLOP/s by the "
+             f"{pt}-thread peaks: sgemm {fmt(sg)} GFLOP/s, FMA {fmt(fm)} GFLOP/s (computed by this script from the "
+             f"JSON). Vulkan runs on lavapipe, on the same CPU cores, so the same peaks bound it. Vulkan/CPU time: how "
+             f"many times longer the Vulkan run takes.\n")
+    rows_all = list(ops_rows.values()) + list(step_rows.values())
+    over = [b['name'] for b in rows_all if sg and (b.get('GFLOP/s') or 0) > sg]
+    if over:
+        L.append(f"**{len(over)} figures exceed the sgemm peak** (e.g. {over[0]}): the peak was measured while other "
+                 f"work held the cores more than during those runs; compare the load averages above.\n")
+    L.append('## Whole steps (bench_train)\n')
+    L.append('`train_step`: forward with dropout, loss, every gradient and the Adam updates of the MNIST CNN; '
+             '`infer_step`: the predict path (no dropout, softmax).\n')
+    L.append(op_table(step_rows, ['train_step', 'infer_step'], batches, sg, fm))
+    L.append('## Ops (bench_ops)\n')
+    L.append('Each op of the net at its shapes; `_backward` is every node autodiff appends for it '
+             '(e.g. conv2d_2: conv2d_backward_input + conv2d_backward_weight + bias_grad).\n')
+    L.append(op_table(ops_rows, ordered_cases(ops_rows, ['_forward', '_backward']), batches, sg, fm))
+    L.append('## The net\'s GEMMs (bench_roofline, cblas_sgemm as the CPU backend calls it, batch 128)\n')
+    L.append('| GEMM | M×N×K | calls per step | 1 thread GFLOP/s | % of sgemm peak (1 thread) | 2 threads GFLOP/s |\n'
+             '|---|---|---|---|---|---|')
+    s1 = rl.get('sgemm/peak/2048x2048x2048/threads:1')
+    for b in (res['roofline'] or {}).get('benchmarks', []):
+        m = re.match(r'sgemm/([^/]+)/([^/]+)/threads:1$', b['name'])
+        if m and m[1] != 'peak':
+            two = rl.get(f'sgemm/{m[1]}/{m[2]}/threads:2')
+            L.append(f"| {m[1]} ({b.get('label', '').split(' ')[0]}) | {m[2]} | {int(b.get('calls_per_step', 0))} | "
+                     f"{fmt(b.get('GFLOP/s'))} | {pct(b.get('GFLOP/s'), s1)} | {fmt(two)} |")
+    L.append('')
+    L.append('## Peers: the same net, one epoch, side by side\n')
+    L.append('| run | train img/s | inference img/s | latency, 1 image (ms) | test accuracy | peak RSS (MiB) | '
+             'train vs ours | seconds |\n|---|---|---|---|---|---|---|---|')
+    ours = next((p['result'] for p in res['peers'] if p['name'].startswith('graphgrad') and p.get('result')), None)
+    for p in res['peers']:
+        r = p.get('result')
+        if not r:
+            continue
+        lat = r.get('latency_batch1_ms', r.get('latency_batch1_median_ms'))
+        ratio = '–'
+        if ours and r.get('train_images_per_s') and ours.get('train_images_per_s'):
+            ratio = f"{r['train_images_per_s'] / ours['train_images_per_s']:.2f}×"
+        L.append(f"| {p['name']} | {fmt(r.get('train_images_per_s'))} | {fmt(r.get('infer_images_per_s'))} | {fmt(lat)} | "
+                 f"{fmt(r.get('test_accuracy'), 4)} | {fmt(r.get('peak_rss_mib'))} | {ratio} | {p['seconds']} |")
+    L.append('\nCommands:\n')
+    for p in res['peers']:
+        if p.get('command'):
+            L.append(f"- {p['name']}: `{p['command']}`")
+    skipped = [f"{p['name']}: {p['skipped']}" for p in res['peers'] if p.get('skipped')] + res['skipped']
+    if skipped:
+        L.append('\n## Skipped\n')
+        L += [f'- {s}' for s in skipped]
+    L.append('\n## Benchmark commands\n')
+    L += [f'- `{c}`' for c in res['commands']]
+    L.append('')
+    L.append(chart_line)
+    path.write_text('\n'.join(L) + '\n')
+
+
+# ---------------------------------------------------------------------------------------- chart
+
+def chart_series(res):
+    """(labels, cpu GFLOP/s, vulkan GFLOP/s, batch, sgemm peak, fma peak) for the chart."""
+    sg, fm, _ = peaks(res, res['meta']['threads'])
+    rows = rows_by_name(res['ops'].get('cpu'), res['ops'].get('vulkan'), res['train'].get('cpu'), res['train'].get('vulkan'))
+    have = {n for (_, be, n) in rows if be == 'vulkan'}
+    batch = 128 if (not have or 128 in have) else max(have)
+    cases = ordered_cases(rows, ['_forward', '_backward', '_step'])
+    cases = [c for c in cases if c.endswith('_step')] + [c for c in cases if not c.endswith('_step')]
+
+    def g(case, be):
+        b = rows.get((case, be, batch))
+        return None if not b or b.get('error_occurred') else b.get('GFLOP/s')
+    return cases, [g(c, 'cpu') for c in cases], [g(c, 'vulkan') for c in cases], batch, sg, fm
+
+
+def draw_matplotlib(series, png):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    cases, cpu, vk, batch, sg, fm = series
+    fig, ax = plt.subplots(figsize=(10, 0.32 * len(cases) + 1.5))
+    y = list(range(len(cases)))
+    ax.barh([i - 0.2 for i in y], [c or 0 for c in cpu], 0.4, label='cpu')
+    ax.barh([i + 0.2 for i in y], [v or 0 for v in vk], 0.4, label='vulkan (lavapipe)')
+    for peak, name, style in ((sg, 'sgemm 2048³', '--'), (fm, 'FMA peak', ':')):
+        if peak:
+            ax.axvline(peak, linestyle=style, color='k', label=f'{name} {peak:.0f}')
+    ax.set_xscale('log')
+    ax.set_yticks(y, cases)
+    ax.invert_yaxis()
+    ax.set_xlabel(f'GFLOP/s at batch {batch} (log scale)')
+    ax.legend(loc='lower right')
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+def draw_pillow(series, png):
+    import math
+    from PIL import Image, ImageDraw
+    cases, cpu, vk, batch, sg, fm = series
+    left, right, top, row = 260, 40, 50, 22
+    width, height = 1100, top + row * len(cases) + 60
+    img = Image.new('RGB', (width, height), 'white')
+    d = ImageDraw.Draw(img)
+    vals = [x for x in cpu + vk + [sg, fm] if x]
+    lo = math.floor(math.log10(min(vals))) if vals else -3
+    hi = math.ceil(math.log10(max(vals))) if vals else 2
+    span = max(hi - lo, 1)
+    xpos = lambda v: left + (width - left - right) * (math.log10(v) - lo) / span
+    for e in range(lo, hi + 1):
+        x = xpos(10 ** e)
+        d.line([(x, top - 5), (x, height - 45)], fill=(220, 220, 220))
+        d.text((x - 12, height - 40), f'1e{e}', fill='black')
+    d.text((left, height - 22), f'GFLOP/s at batch {batch}, log scale. Blue: cpu; orange: vulkan (lavapipe); '
+           'dashed: sgemm 2048^3 peak; dotted: FMA peak', fill='black')
+    d.text((10, 10), 'graphgrad: GFLOP/s per op and per step against the CPU peaks', fill='black')
+    for i, case in enumerate(cases):
+        y = top + i * row
+        d.text((10, y + 5), case, fill='black')
+        for j, (v, colour) in enumerate(((cpu[i], (31, 119, 180)), (vk[i], (255, 127, 14)))):
+            if v:
+                d.rectangle([left, y + 2 + j * 9, max(left + 1, xpos(v)), y + 9 + j * 9], fill=colour)
+    for peak, dash in ((sg, 8), (fm, 3)):
+        if peak:
+            x = xpos(peak)
+            for y0 in range(top - 5, height - 45, 2 * dash):
+                d.line([(x, y0), (x, min(y0 + dash, height - 45))], fill='black', width=2)
+    img.save(png)
+
+
+def draw_chart(series, png):
+    """Draws with matplotlib, else Pillow; returns None or the reason neither could."""
+    errors = []
+    for name, fn in (('matplotlib', draw_matplotlib), ('Pillow', draw_pillow)):
+        try:
+            fn(series, png)
+            return None
+        except ImportError as e:
+            errors.append(f'{name} not installed ({e})')
+        except Exception as e:  # a drawing bug must not lose the report
+            errors.append(f'{name} failed: {e!r}')
+    return '; '.join(errors)
+
+
+def chart(res, png, json_path):
+    """In this python, or else in /usr/bin/python3 (Debian's, which may have Pillow) via --chart-only."""
+    reason = draw_chart(chart_series(res), png)
+    if reason and os.path.exists('/usr/bin/python3') and os.path.realpath(sys.executable) != os.path.realpath('/usr/bin/python3'):
+        rc, _, err, _ = run(['/usr/bin/python3', __file__, '--chart-only', json_path, png], 120)
+        if rc == 0:
+            return None
+        reason += f'; /usr/bin/python3: {why(rc, err)}'
+    return reason
+
+
+# ---------------------------------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--build', default=str(ROOT / 'build'), help='build folder with bin/bench_* and bin/mnist (default: build)')
+    ap.add_argument('--data', default=str(ROOT / 'data' / 'mnist'), help='folder with the four MNIST .gz files')
+    ap.add_argument('--out', default=str(ROOT / 'bench' / 'results'), help='where the .md, .json and .png go')
+    ap.add_argument('--peers', default=str(ROOT.parent / 'shared' / 'peers'), help='the peers folder')
+    ap.add_argument('--threads', type=int, default=2, help='threads for every backend and peer (default 2)')
+    ap.add_argument('--train-limit', type=int, default=None, help='images per training run (default 6000; quick 2000; 0: all)')
+    ap.add_argument('--quick', action='store_true', help='shorter runs: see the module doc')
+    ap.add_argument('--no-peers', action='store_true', help='benchmarks and roofline only')
+    ap.add_argument('--chart-only', nargs=2, metavar=('JSON', 'PNG'), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.chart_only:
+        reason = draw_chart(chart_series(json.loads(Path(a.chart_only[0]).read_text())), a.chart_only[1])
+        if reason:
+            sys.exit(reason)
+        return
+
+    build, data, peers_dir = Path(a.build).resolve(), Path(a.data).resolve(), Path(a.peers).resolve()
+    bins = {n: build / 'bin' / n for n in ('bench_ops', 'bench_train', 'bench_roofline', 'mnist')}
+    missing = [str(p) for p in bins.values() if not p.exists()]
+    if missing:
+        sys.exit(f'bench_report: missing {", ".join(missing)}: build them with '
+                 f'cmake -S {ROOT} -B {build} && cmake --build {build} -j2 --target mnist bench_ops bench_train bench_roofline')
+    if not any(data.glob('train-images-idx3-ubyte*')):
+        sys.exit(f'bench_report: no MNIST files in {data}: run scripts/fetch_mnist.sh or pass --data DIR')
+    limit = a.train_limit if a.train_limit is not None else (2000 if a.quick else 6000)
+
+    now = datetime.datetime.now()
+    host = socket.gethostname().split('.')[0]
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), 'unknown CPU')
+    meta = {'date': now.strftime('%Y-%m-%d'), 'time': now.strftime('%H:%M:%S'), 'host': host, 'cpu': cpu,
+            'cores': os.cpu_count(), 'threads': a.threads, 'quick': a.quick, 'train_limit': limit,
+            'build': str(build), 'data': str(data), 'loadavg': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
+    res = {'meta': meta, 'roofline_peaks': None, 'roofline': None, 'ops': {}, 'train': {}, 'peers': [], 'skipped': [],
+           'commands': []}
+
+    min_time = ['--benchmark_min_time=0.05'] if a.quick else ['--benchmark_min_time=0.1']
+    thr = [f'--threads={a.threads}']
+    # The Vulkan cases run fixed iteration counts; the quick form leaves out batch 128 (seconds per run on lavapipe).
+    vk_filter = '/vulkan/batch:(1|32)(/|$)' if a.quick else '/vulkan/'
+    # The peaks, as the best of a few repetitions (other work on the machine only ever lowers them); then the net's GEMMs.
+    res['roofline_peaks'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=peak', f'--benchmark_repetitions={PEAK_REPS}'],
+                                   300, res['commands'], res['skipped'])
+    res['roofline'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=-peak'], 300, res['commands'], res['skipped'])
+    res['ops']['cpu'] = gbench(bins['bench_ops'], thr + min_time + ['--benchmark_filter=/cpu/'], 300, res['commands'], res['skipped'])
+    res['train']['cpu'] = gbench(bins['bench_train'], thr + min_time + ['--benchmark_filter=/cpu/'], 300, res['commands'], res['skipped'])
+    res['ops']['vulkan'] = gbench(bins['bench_ops'], thr + [f'--benchmark_filter={vk_filter}'], 400, res['commands'], res['skipped'])
+    res['train']['vulkan'] = gbench(bins['bench_train'], thr + [f'--benchmark_filter={vk_filter}'], 400, res['commands'], res['skipped'])
+    if a.no_peers:
+        res['skipped'].append('peers: --no-peers')
+    else:
+        run_peers(a, build, data, peers_dir, limit, res['peers'])
+    res['skipped'] = list(dict.fromkeys(res['skipped']))  # bench_ops and bench_train say the same about Vulkan
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{meta['date']}-{host}"
+    md, js, png = stem.with_suffix('.md'), stem.with_suffix('.json'), stem.with_suffix('.png')
+    meta['seconds'] = time.monotonic() - T0
+    meta['loadavg_end'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())
+    js.write_text(json.dumps(res, indent=1) + '\n')
+    reason = chart(res, str(png), str(js))
+    chart_line = f'![GFLOP/s per op against the peaks]({png.name})' if not reason else f'No chart: {reason}.'
+    meta['seconds'] = time.monotonic() - T0
+    js.write_text(json.dumps(res, indent=1) + '\n')
+    write_markdown(md, meta, res, chart_line)
+    log(f'wrote {md}, {js.name}' + ('' if reason else f', {png.name}') + f' in {meta["seconds"]:.0f} s')
+    print(md)
+
+
+if __name__ == '__main__':
+    main()
