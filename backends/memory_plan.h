@@ -18,8 +18,13 @@ struct MemoryPlan {
 // (0: not in the arena, e.g. leaves). alias(node): the input whose buffer the
 // node reuses (reshape), or kNoNode. Pinned nodes stay alive to the end (the
 // fetchable targets). Offsets are multiples of `alignment`.
+// in_place(node), when given: the node's kernel may write its output over its
+// input 0 (element-wise kernels). The planner then gives the output input 0's
+// bytes wherever input 0 (with its aliases) is read by nothing after the node,
+// is not pinned, is an arena value and has the output's size.
 MemoryPlan plan_memory(const Graph& g, const std::vector<NodeId>& schedule, const std::vector<NodeId>& pinned,
                        const std::function<int64_t(const Node&)>& bytes,
-                       const std::function<NodeId(const Node&)>& alias, int64_t alignment = 64);
+                       const std::function<NodeId(const Node&)>& alias, int64_t alignment = 64,
+                       const std::function<bool(const Node&)>& in_place = {});
 
 }  // namespace gg

@@ -65,8 +65,15 @@ class CpuExecutable final : public Executable {
   std::vector<NodeId> placeholders_;
   std::vector<const Feed*> bound_;  // per placeholder, during run()
   std::vector<Step> steps_;
+  void bind_slots();
+
   std::vector<void*> slot_;  // per node id: where its value lives during a run
-  AlignedBuffer arena_, scratch_;
+  // Computed values live in the backend's workspace (shared by its executables)
+  // at `offset_`, except the targets, which must outlive the run for fetch():
+  // they live in `own_` at `own_offset_`. Byte offsets, -1 where not placed.
+  std::vector<int64_t> offset_, own_offset_;
+  AlignedBuffer own_;
+  uint64_t bound_generation_ = 0;  // the workspace generation slot_ points into
   int64_t max_batch_;
   int64_t batch_ = 0;
   // GRAPHGRAD_PROFILE=1: per-node wall time, printed to stderr when the executable goes away.
@@ -106,6 +113,26 @@ class CpuBackend final : public Backend {
   ThreadPool& pool() { return pool_; }
   float* value_ptr(NodeId id) { return value(id).data; }
 
+  // One workspace (activation arena + kernel scratch) for every executable of
+  // this backend, as big as the largest needs: they run one at a time, so the
+  // training, evaluation and inference executables need not each hold their
+  // own. Growing it frees the old one and bumps the generation, which tells
+  // each executable to re-point its values before its next run.
+  struct Workspace {
+    AlignedBuffer arena, scratch;
+    uint64_t generation = 1;
+  };
+  void reserve_workspace(size_t arena_floats, size_t scratch_floats) {
+    if (arena_floats <= workspace_.arena.floats && scratch_floats <= workspace_.scratch.floats) return;
+    // Release first, then allocate: never hold both at once.
+    const size_t arena = std::max(arena_floats, workspace_.arena.floats);
+    const size_t scratch = std::max(scratch_floats, workspace_.scratch.floats);
+    workspace_.arena = AlignedBuffer(), workspace_.scratch = AlignedBuffer();
+    workspace_.arena = AlignedBuffer(arena), workspace_.scratch = AlignedBuffer(scratch);
+    ++workspace_.generation;
+  }
+  const Workspace& workspace() const { return workspace_; }
+
  private:
   void init_value(NodeId id) {
     const auto& v = graph_.initial_value(id);
@@ -127,6 +154,7 @@ class CpuBackend final : public Backend {
 
   Graph graph_;  // a private copy: the caller may keep building its own
   ThreadPool pool_;
+  Workspace workspace_;
   std::unordered_map<NodeId, AlignedBuffer> values_;
 };
 
@@ -152,29 +180,54 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
     if (k->scratch) scratch = std::max(scratch, k->scratch(g_, n, max_batch, backend.pool().size()));
     steps_.push_back({&n, k});
   }
-  MemoryPlan plan = plan_memory(
-      g_, order, targets_,
-      [&](const Node& n) -> int64_t {
-        if (n.op->role() != OpRole::compute || !find_kernel(n.op->name())->run) return 0;
-        return n.shape.numel(max_batch) * 4;  // f32 and i32 are both 4 bytes
-      },
-      [&](const Node& n) { return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->run ? n.inputs[0] : kNoNode; });
-  arena_ = AlignedBuffer(static_cast<size_t>(plan.total_bytes / 4));
-  scratch_ = AlignedBuffer(scratch);
+  auto computed = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->name())->run; };
+  auto alias_of = [&](const Node& n) { return n.op->role() == OpRole::compute && !computed(n) ? n.inputs[0] : kNoNode; };
+  auto bytes = [&](const Node& n) -> int64_t { return computed(n) ? n.shape.numel(max_batch) * 4 : 0; };  // f32, i32: 4
+  // The values the targets are (through reshapes): kept in own_, out of the shared workspace.
+  std::vector<bool> own(static_cast<size_t>(g_.size()), false);
+  for (NodeId t : targets_) {
+    NodeId r = t;
+    while (alias_of(g_.node(r)) != kNoNode) r = alias_of(g_.node(r));
+    own[static_cast<size_t>(r)] = true;
+  }
+  const MemoryPlan plan = plan_memory(
+      g_, order, targets_, [&](const Node& n) { return own[static_cast<size_t>(n.id)] ? 0 : bytes(n); }, alias_of, 64,
+      [&](const Node& n) { return computed(n) && find_kernel(n.op->name())->in_place; });
+  offset_ = plan.offset;
+  own_offset_.assign(static_cast<size_t>(g_.size()), -1);
+  int64_t own_bytes = 0;
+  for (NodeId id : order)
+    if (own[static_cast<size_t>(id)] && bytes(g_.node(id)) > 0) {
+      own_offset_[static_cast<size_t>(id)] = own_bytes;
+      own_bytes += (bytes(g_.node(id)) + 63) / 64 * 64;
+    }
+  own_ = AlignedBuffer(static_cast<size_t>(own_bytes / 4));
+  backend.reserve_workspace(static_cast<size_t>(plan.total_bytes / 4), scratch);
   if (profiling_requested()) profile_ms_.assign(steps_.size(), 0.0);
-  for (const Step& s : steps_)
-    if (s.kernel->run) slot_[static_cast<size_t>(s.node->id)] = reinterpret_cast<char*>(arena_.data) + plan.offset[static_cast<size_t>(s.node->id)];
+}
+
+void CpuExecutable::bind_slots() {
+  const auto& ws = backend_.workspace();
+  for (const Step& s : steps_) {
+    const auto id = static_cast<size_t>(s.node->id);
+    if (!s.kernel->run) continue;  // an alias: bound during the run
+    slot_[id] = own_offset_[id] >= 0 ? reinterpret_cast<char*>(own_.data) + own_offset_[id]
+                                     : reinterpret_cast<char*>(ws.arena.data) + offset_[id];
+  }
+  bound_generation_ = ws.generation;
 }
 
 void CpuExecutable::run(std::span<const Feed> feeds) {
   batch_ = bind_feeds(g_, placeholders_, feeds, max_batch_, "cpu", bound_);
   for (size_t i = 0; i < placeholders_.size(); ++i) slot_[static_cast<size_t>(placeholders_[i])] = const_cast<void*>(bound_[i]->data);
 
+  if (bound_generation_ != backend_.workspace().generation) bind_slots();
+
   KernelArgs a;
   a.graph = &g_;
   a.batch = batch_;
   a.pool = &backend_.pool();
-  a.scratch = scratch_.data;
+  a.scratch = backend_.workspace().scratch.data;
   const bool profiling = !profile_ms_.empty();
   profile_runs_ += profiling;
   for (size_t k = 0; k < steps_.size(); ++k) {

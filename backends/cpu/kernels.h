@@ -34,6 +34,9 @@ struct KernelEntry {
   std::string_view op;
   KernelFn run = nullptr;       // nullptr: the output aliases input 0 (reshape)
   ScratchFn scratch = nullptr;  // nullptr: none
+  // The kernel reads element i of its inputs only to write element i of its
+  // output, so the output may overwrite input 0 when nothing reads it later.
+  bool in_place = false;
 };
 
 // nullptr when the CPU backend has no kernel for the op.

@@ -52,10 +52,10 @@ void dropout(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"relu", relu, nullptr},
-    {"relu_backward", relu_backward, nullptr},
-    {"add", add, nullptr},
-    {"dropout", dropout, nullptr},
+    {"relu", relu, nullptr, true},
+    {"relu_backward", relu_backward, nullptr, true},
+    {"add", add, nullptr, true},
+    {"dropout", dropout, nullptr, true},
     {"reshape", nullptr, nullptr},
 };
 }  // namespace
