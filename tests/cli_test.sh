@@ -69,6 +69,16 @@ fi
 expect "interrupted ckpt loads" 0     "accuracy: 0\.[0-9]"        -- "$mnist" evaluate --data "$data" --load "$tmp/run.ckpt"
 last=$(grep -c '"epoch"' "$tmp/run.out")
 expect "resume continues"     0       "\"epoch\":$((last + 1)),"   -- "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs $((last + 1)) --threads 2 --json --resume "$tmp/run.ckpt"
+# SIGKILL mid-epoch (no handler runs): the last checkpoint written is still whole, because it was
+# renamed into place only after being written and flushed.
+"$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --save "$tmp/killed.ckpt" \
+  > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ -f "$tmp/killed.ckpt" ] && break; sleep 0.1; done
+sleep 0.5
+kill -KILL $pid
+wait $pid 2>/dev/null
+expect "sigkill: last checkpoint loads" 0 "accuracy: 0\.[0-9]"    -- "$mnist" evaluate --data "$data" --load "$tmp/killed.ckpt"
 expect "resume missing file"  nonzero "$tmp/missing.ckpt"          -- "$mnist" train --data "$data" --train-limit 64 --resume "$tmp/missing.ckpt"
 expect "save-every 0"         nonzero "--save-every"               -- "$mnist" train --data "$data" --save-every 0
 
