@@ -1,0 +1,52 @@
+# `cmake --install`: headers under include/graphgrad/<folder>/, the static
+# libraries, the mnist CLI, a CMake package (graphgradConfig.cmake + version
+# file, namespaced targets graphgrad::graph, ::ops, ::backend_common,
+# ::backends, ::vulkan, ::shaders, ::frontends and the umbrella
+# graphgrad::graphgrad) and a pkg-config file (graphgrad.pc).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(GG_INSTALL_TARGETS gg_graph gg_ops gg_backend_common gg_backends gg_frontends)
+if(GG_HAVE_VULKAN)
+  list(APPEND GG_INSTALL_TARGETS gg_vulkan gg_shaders)
+endif()
+foreach(t IN LISTS GG_INSTALL_TARGETS)
+  string(REGEX REPLACE "^gg_" "" export_name ${t})
+  set_target_properties(${t} PROPERTIES EXPORT_NAME ${export_name} OUTPUT_NAME graphgrad_${export_name})
+endforeach()
+
+# One name for all of it.
+add_library(gg_all INTERFACE)
+target_link_libraries(gg_all INTERFACE gg_frontends gg_backends gg_ops gg_graph)
+set_target_properties(gg_all PROPERTIES EXPORT_NAME graphgrad)
+add_library(graphgrad::graphgrad ALIAS gg_all)
+
+install(TARGETS ${GG_INSTALL_TARGETS} gg_all EXPORT graphgradTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS mnist RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The public headers: each folder's top-level *.h (backend internals stay out).
+foreach(dir graph ops backends frontends)
+  file(GLOB headers ${CMAKE_SOURCE_DIR}/${dir}/*.h)
+  install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graphgrad/${dir})
+endforeach()
+
+set(GG_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/graphgrad)
+install(EXPORT graphgradTargets NAMESPACE graphgrad:: DESTINATION ${GG_CMAKE_DIR})
+configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/graphgradConfig.cmake.in
+                              ${CMAKE_BINARY_DIR}/graphgradConfig.cmake INSTALL_DESTINATION ${GG_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/graphgradConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/graphgradConfig.cmake ${CMAKE_BINARY_DIR}/graphgradConfigVersion.cmake
+        DESTINATION ${GG_CMAKE_DIR})
+
+# pkg-config: the same libraries in link order, with what they need.
+set(GG_PC_LIBS "-lgraphgrad_frontends -lgraphgrad_backends")
+if(GG_HAVE_VULKAN)
+  string(APPEND GG_PC_LIBS " -lgraphgrad_vulkan -lgraphgrad_shaders")
+endif()
+string(APPEND GG_PC_LIBS " -lgraphgrad_backend_common -lgraphgrad_ops -lgraphgrad_graph")
+string(JOIN " " GG_PC_OPENBLAS ${OpenBLAS_LIBRARIES})
+file(RELATIVE_PATH GG_PC_UP "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")  # "../..": relocatable
+configure_file(${CMAKE_SOURCE_DIR}/cmake/graphgrad.pc.in ${CMAKE_BINARY_DIR}/graphgrad.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/graphgrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
