@@ -26,6 +26,7 @@ install(TARGETS ${GG_INSTALL_TARGETS} gg_all EXPORT graphgradTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS mnist RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/plot_curves.py DESTINATION ${CMAKE_INSTALL_DATADIR}/graphgrad)  # train --plot
 # The public headers: each folder's top-level *.h (backend internals stay out).
 foreach(dir graph ops backends frontends)
   file(GLOB headers ${CMAKE_SOURCE_DIR}/${dir}/*.h)

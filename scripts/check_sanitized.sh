@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzz_seconds=${1:-60}
 
+# -gline-tables-only: file:line in sanitizer reports at a fraction of -g's compile time.
 CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -gline-tables-only -DNDEBUG" \
   -DGRAPHGRAD_SANITIZE=address,undefined -DGRAPHGRAD_FUZZ=ON -DGRAPHGRAD_BENCH=OFF
 cmake --build build-asan -j2
 

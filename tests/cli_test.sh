@@ -52,6 +52,20 @@ expect "samples is a png"     0       "PNG image data, 448 x 112" -- file "$tmp/
 expect "graph dot"            0       "digraph"                    -- "$mnist" graph --dot
 expect "graph dump has backward" 0    "conv2d_backward_weight"     -- "$mnist" graph
 
+# --plot: loss and test accuracy per epoch as a PNG (matplotlib), the numbers beside it; --plot-with adds another run.
+if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
+  expect "plot"               0       "plotted the curves to $tmp/c1.png" -- "$mnist" train --data "$data" --epochs 2 --train-limit 256 --plot "$tmp/c1.png"
+  expect "plot is a png"      0       "PNG image data, 1200 x 480"  -- file "$tmp/c1.png"
+  expect "plot json"          0       '"epoch": 2'                  -- cat "$tmp/c1.json"
+  expect "plot with another"  0       "plotted the curves"          -- "$mnist" train --data "$data" --epochs 2 --train-limit 256 --batch 64 --plot "$tmp/c2.png" --plot-with "$tmp/c1.json"
+  echo '{"epochs": []}' > "$tmp/empty.json"
+  expect "plot with a bad file" nonzero "empty.json: not a training-curve file" -- "$mnist" train --data "$data" --epochs 1 --train-limit 64 --plot "$tmp/c3.png" --plot-with "$tmp/empty.json"
+else
+  expect "plot without matplotlib" nonzero "--plot.*matplotlib"   -- "$mnist" train --data "$data" --epochs 1 --train-limit 64 --plot "$tmp/c1.png"
+fi
+expect "plot-with missing"    nonzero "--plot-with $tmp/none.json: no such file" -- "$mnist" train --data "$data" --epochs 1 --plot "$tmp/c4.png" --plot-with "$tmp/none.json"
+expect "plot-with needs plot" nonzero "--plot"                    -- "$mnist" train --data "$data" --epochs 1 --plot-with "$tmp/c1.json"
+
 # SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
 "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
   > "$tmp/run.out" 2> "$tmp/run.err" &

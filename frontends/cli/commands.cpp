@@ -19,6 +19,8 @@
 #include <graphgrad/frontends/mnist_model.h>
 #include <graphgrad/frontends/png_grid.h>
 
+#include "plot.h"
+
 namespace gg::cli {
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -84,6 +86,7 @@ void install_stop_handlers() {
 }  // namespace
 
 int train(const CommonOptions& c, const TrainOptions& t) {
+  if (!t.plot.empty()) check_plot_tools(t.plot, t.plot_with);
   const Dataset train_set = load_split(c, "train", t.train_limit);
   const Dataset test_set = load_split(c, "test");
   auto model = compiled_model(c, train_set.item_shape);
@@ -107,8 +110,10 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   int64_t trained = 0;
   double last_acc = 0;
   int saved_epoch = 0;
+  nlohmann::json curves = nlohmann::json::array();  // per epoch, for --plot
   fo.on_epoch_end = [&](const EpochStats& s) {
     train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
+    curves.push_back({{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy}, {"epoch_s", s.seconds}});
     if (c.json)
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
@@ -171,6 +176,13 @@ int train(const CommonOptions& c, const TrainOptions& t) {
                              "one image {:.3f} ms, peak RSS {} MiB\n",
                              c.backend, c.threads, train_ips, infer, latency, peak_rss_mib());
     if (!t.save.empty()) std::cout << "saved weights to " << t.save << "\n";
+  }
+  if (!t.plot.empty()) {
+    const nlohmann::json run{{"backend", c.backend},
+                             {"label", fmt::format("graphgrad {} (batch {}, seed {})", c.backend, c.batch, c.seed)},
+                             {"epochs", curves}};
+    const std::string json_path = write_plot(t.plot, run, t.plot_with);
+    if (!c.json) std::cout << "plotted the curves to " << t.plot << " (numbers in " << json_path << ")\n";
   }
   return 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gg::cli {
 
@@ -22,6 +23,8 @@ struct TrainOptions {
   int save_every = 1;  // epochs between saves (with --save)
   std::string resume;  // checkpoint to continue from
   bool check_numerics = false;
+  std::string plot;                    // PNG of loss and test accuracy per epoch
+  std::vector<std::string> plot_with;  // other runs' curve JSON files, drawn beside
 };
 
 int train(const CommonOptions& c, const TrainOptions& t);

@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--save-every", t.save_every, "epochs between checkpoints")->capture_default_str()->check(CLI::Range(1, 100000));
   train_cmd->add_flag("--check-numerics", t.check_numerics, "after every step, name the first node whose value is NaN or infinite");
   train_cmd->add_option("--resume", t.resume, "continue from a checkpoint written by --save (--epochs counts the whole run)");
+  train_cmd->add_option("--plot", t.plot, "draw loss and test accuracy per epoch into this PNG (the numbers go beside it as .json)");
+  train_cmd->add_option("--plot-with", t.plot_with, "another run's .json from --plot (e.g. the other backend's), drawn beside; repeatable")
+      ->needs(train_cmd->get_option("--plot"));
 
   std::string load;
   auto* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
