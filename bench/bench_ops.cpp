@@ -73,13 +73,18 @@ OpCase dense_case(std::string name, int64_t in, int64_t out) {
           }};
 }
 
+// [N, item...]: an item shape with the batch dimension in front.
+Shape batched(const Shape& item) {
+  std::vector<int64_t> dims{kBatch};
+  dims.insert(dims.end(), item.dims().begin(), item.dims().end());
+  return Shape(dims);
+}
+
 // relu's gradient reads relu's output y; vjp would make the backward graph run
 // the forward too, so y is a placeholder here and relu_backward is built as
 // ReluOp::grad builds it.
 OpCase relu_case(std::string name, Shape item) {
-  std::vector<int64_t> dims{kBatch};
-  dims.insert(dims.end(), item.dims().begin(), item.dims().end());
-  const Shape shape(dims);
+  const Shape shape = batched(item);
   return {name,
           [=](Graph& g, Dir d) {
             const NodeId x = g.placeholder("x", shape);
@@ -90,9 +95,7 @@ OpCase relu_case(std::string name, Shape item) {
 }
 
 OpCase dropout_case(std::string name, Shape item, double rate) {
-  std::vector<int64_t> dims{kBatch};
-  dims.insert(dims.end(), item.dims().begin(), item.dims().end());
-  const Shape shape(dims);
+  const Shape shape = batched(item);
   return {name,
           [=](Graph& g, Dir d) {
             const NodeId x = g.placeholder("x", shape);

@@ -114,6 +114,8 @@ class Sequential {
   std::string summary() const;       // a Keras-like table
   std::string architecture() const;  // one line, stored in checkpoints
   const Graph& graph() const { return graph_; }
+  NodeId input_node() const { return x_; }       // the images placeholder [N, ...input shape]
+  NodeId output_node() const { return probs_; }  // the inference path's class probabilities (after compile)
   Backend& backend() const;
   const Shape& input_shape() const { return input_; }
   int64_t classes() const;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the mnist CLI: what a user types, what they get back.
-#   cli_test.sh MNIST_BINARY DATA_DIR
+#   cli_test.sh MNIST_BINARY DATA_DIR [TESTS_DIR]
 set -u
-mnist=$1 data=$(cd "$2" && pwd)
+mnist=$1 data=$(cd "$2" && pwd) tests=${3:-$(dirname "$0")}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -65,6 +65,21 @@ else
 fi
 expect "plot-with missing"    nonzero "--plot-with $tmp/none.json: no such file" -- "$mnist" train --data "$data" --epochs 1 --plot "$tmp/c4.png" --plot-with "$tmp/none.json"
 expect "plot-with needs plot" nonzero "--plot"                    -- "$mnist" train --data "$data" --epochs 1 --plot-with "$tmp/c1.json"
+
+# export --onnx: the trained net as ONNX, valid for onnx.checker and predicting as we do (tests/onnx_check.py).
+if "$mnist" export --help > /dev/null 2>&1 && ! "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx" 2>&1 | grep -q "built without ONNX"; then
+  expect "export onnx"        0       "wrote $tmp/m.onnx \(ONNX opset 13: 10 nodes" -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx"
+  if /usr/bin/python3 -c "import onnx, numpy, torch" 2>/dev/null; then
+    # (env -u LD_PRELOAD: the sanitizer run preloads lavapipe, which has no business inside Python.)
+    expect "onnx model predicts as we do" 0 "20 images, same classes" -- env -u LD_PRELOAD /usr/bin/python3 "$tests/onnx_check.py" "$tmp/m.onnx" "$data" "$mnist" "$tmp/w.ckpt" 20
+  else
+    echo "skip onnx check: /usr/bin/python3 lacks onnx, numpy or torch (python3-onnx, python3-torch)"
+  fi
+  expect "export missing ckpt" nonzero "$tmp/none.ckpt"           -- "$mnist" export --load "$tmp/none.ckpt" --onnx "$tmp/n.onnx"
+  expect "export unwritable"  nonzero "$tmp/no/dir/m.onnx: cannot create" -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/no/dir/m.onnx"
+else
+  expect "export without onnx" nonzero "built without ONNX"       -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx"
+fi
 
 # SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
 "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \

@@ -21,6 +21,10 @@
 
 #include "plot.h"
 
+#ifdef GRAPHGRAD_HAS_ONNX
+#include <graphgrad/frontends/onnx_export.h>
+#endif
+
 namespace gg::cli {
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -242,6 +246,26 @@ int devices() {
   if (std::find(names.begin(), names.end(), "vulkan") == names.end())
     std::cout << "vulkan:\n  not built (configure with -DGRAPHGRAD_VULKAN=ON)\n";
   return found ? 0 : 1;
+}
+
+int export_onnx_model(const CommonOptions& c, const std::string& load, const std::string& onnx_path) {
+#ifdef GRAPHGRAD_HAS_ONNX
+  auto model = compiled_model(c, Shape{1, 28, 28});
+  model->load(load);
+  const Backend& backend = model->backend();
+  const OnnxExportStats st = export_onnx(model->graph(), model->input_node(), model->output_node(), [&](NodeId id) {
+    std::vector<float> v(static_cast<size_t>(model->graph().node(id).shape.numel()));
+    backend.read_variable(id, v);
+    return v;
+  }, onnx_path);
+  std::cout << fmt::format("wrote {} (ONNX opset 13: {} nodes, {} initializers; input \"{}\" [N,1,28,28], output \"{}\" [N,10])\n",
+                           onnx_path, st.nodes, st.initializers, model->graph().node(model->input_node()).name,
+                           model->graph().node(model->output_node()).name);
+  return 0;
+#else
+  (void)c, (void)load;
+  throw std::invalid_argument("export --onnx " + onnx_path + ": this mnist was built without ONNX export (install libonnx-dev and rebuild)");
+#endif
 }
 
 int graph(const CommonOptions& c, bool dot, const std::string& out) {

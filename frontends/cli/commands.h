@@ -32,6 +32,7 @@ int evaluate(const CommonOptions& c, const std::string& load);
 int predict(const CommonOptions& c, const std::string& load, int64_t index);
 int samples(const CommonOptions& c, const std::string& out);
 int graph(const CommonOptions& c, bool dot, const std::string& out);
+int export_onnx_model(const CommonOptions& c, const std::string& load, const std::string& onnx_path);
 int devices();
 
 }  // namespace gg::cli

@@ -62,6 +62,12 @@ int main(int argc, char** argv) {
   graph_cmd->add_flag("--dot", dot, "Graphviz DOT instead of a text dump");
   graph_cmd->add_option("--out", out, "file to write (default: standard output)");
 
+  std::string onnx_out;
+  auto* export_cmd = app.add_subcommand("export", "write the trained net's inference graph as an ONNX model (opset 13)");
+  common(export_cmd, false);
+  export_cmd->add_option("--load", load, "weights written by train --save")->required();
+  export_cmd->add_option("--onnx", onnx_out, "the .onnx file to write")->required();
+
   auto* devices_cmd = app.add_subcommand("devices", "list the devices each backend can use (Vulkan: type, driver, memory, limits)");
 
   try {
@@ -73,6 +79,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return train(c, t);
     if (*eval_cmd) return evaluate(c, load);
     if (*predict_cmd) return predict(c, load, index);
+    if (*export_cmd) return export_onnx_model(c, load, onnx_out);
     if (*samples_cmd) return samples(c, out);
     if (*graph_cmd) return graph(c, dot, out);
     if (*devices_cmd) return devices();
