@@ -7,7 +7,8 @@
 2. The model runs on the first COUNT test images in onnxruntime when it can be
    imported; otherwise (it cannot be installed on Debian without the network)
    in an independent interpreter of the model's ONNX nodes written with
-   PyTorch's functional ops, and says which it used.
+   PyTorch's functional ops, and says which it used; with neither, it says
+   that the prediction check was skipped.
 3. Its probabilities must match `mnist predict` image by image: the same
    predicted class and every probability within 1e-5.
 """
@@ -72,6 +73,11 @@ def main(argv):
         session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
         theirs, runner = session.run(None, {model.graph.input[0].name: images})[0], "onnxruntime " + ort.__version__
     except ImportError:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("onnx_check: prediction check skipped: neither onnxruntime nor torch (python3-torch) can be imported")
+            return
         print("onnxruntime: not installed here (not in Debian; the npm package needs the network): "
               "checking with an interpreter of the ONNX nodes on PyTorch instead")
         theirs, runner = run_with_torch(model, images), "the PyTorch interpreter of the ONNX nodes"
