@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/graph/graph.h>
 
 namespace gg {
@@ -32,6 +33,8 @@ struct Feed {
 struct BackendOptions {
   int threads = 0;          // 0: all cores
   std::string device;       // device index or name substring (GPU backends)
+  // Executes the graph's allreduce nodes (data-parallel training); null: one process.
+  std::shared_ptr<Communicator> comm;
 };
 
 class Executable {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
+#include <span>
 #include <iostream>
 #include <numeric>
 #include <random>
@@ -151,6 +153,11 @@ void Sequential::compile(const CompileOptions& options) {
     throw GraphError("compile(): the loss reaches no trainable parameter, so fit() could learn nothing; "
                      "add a Dense or Conv2D layer");
   std::vector<NodeId> grads = grad(graph_, loss_, params);
+  comm_ = options.comm ? options.comm : single_process_communicator();
+  if (comm_->size() > 1) {
+    weight_ph_ = graph_.placeholder("grad_weight", Shape{1});
+    grads = ops::allreduce_gradients(graph_, grads, weight_ph_, options.allreduce);
+  }
   if (auto* adam = std::get_if<Adam>(&options.optimizer))
     updates_ = ops::adam(graph_, params, grads, step_ph_, *adam);
   else
@@ -164,14 +171,37 @@ void Sequential::compile(const CompileOptions& options) {
   eval_acc_ = ops::accuracy(graph_, z, y_, "eval_accuracy");
 
   checked_ = checked_nodes();
-  backend_ = make_backend(options.backend, graph_, options.backend_options);
+  BackendOptions backend_options = options.backend_options;
+  backend_options.comm = comm_;
+  backend_ = make_backend(options.backend, graph_, backend_options);
   } catch (...) {
     graph_.truncate(size_before);
     updates_.clear();
     checked_.clear();
+    weight_ph_ = kNoNode;
     throw;
   }
   compiled_ = true;
+  // The initialisers drew the same values on every rank (same seed), but a
+  // user's own initial values need not agree: rank 0's win.
+  broadcast_variables();
+}
+
+Communicator& Sequential::comm() const {
+  require_compiled("comm()");
+  return *comm_;
+}
+
+void Sequential::broadcast_variables() {
+  if (comm_->size() == 1) return;
+  std::vector<float> values;
+  for (NodeId v : graph_.variables()) {
+    values.resize(static_cast<size_t>(graph_.node(v).shape.numel()));
+    if (comm_->rank() == 0) backend_->read_variable(v, values);
+    comm_->broadcast(values, 0);
+    if (comm_->rank() != 0) backend_->write_variable(v, values);
+  }
+  comm_->broadcast(std::as_writable_bytes(std::span<int64_t>(&step_, 1)), 0);
 }
 
 void Sequential::require_compiled(const char* what) const {
@@ -254,15 +284,21 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
   if (o.batch_size < 1) throw GraphError("fit(): batch_size must be >= 1");
   if (o.validation) check_data(*o.validation, "fit() validation");
   std::ostream& log = o.log ? *o.log : std::cout;
-  const int64_t batch = std::min<int64_t>(o.batch_size, train.size());
-  Executable& exe = executable(o.check_numerics ? "train_checked" : "train", batch);
+  Communicator& comm = *comm_;
+  const int rank = comm.rank(), ranks = comm.size();
+  const int verbose = rank == 0 ? o.verbose : 0;  // rank 0 speaks for all
+  const int64_t batch = std::min<int64_t>(o.batch_size, train.size());  // global
+  // Each rank takes [n*r/R, n*(r+1)/R) of every global batch of n samples.
+  const int64_t local_max = std::max<int64_t>(1, (batch + ranks - 1) / ranks);
+  Executable& exe = executable(o.check_numerics ? "train_checked" : "train", local_max);
   const int64_t item = train.item_floats();
   const int64_t steps = (train.size() + batch - 1) / batch;
 
   // Batch buffers, reused by every step.
-  std::vector<float> xb(static_cast<size_t>(batch * item));
-  std::vector<int32_t> yb(static_cast<size_t>(batch));
+  std::vector<float> xb(static_cast<size_t>(local_max * item));
+  std::vector<int32_t> yb(static_cast<size_t>(local_max));
   int32_t step_value = 0, base_value = 0;
+  float weight_value = 1;
   std::vector<int64_t> order(static_cast<size_t>(train.size()));
   std::iota(order.begin(), order.end(), 0);
   float loss_v = 0, acc_v = 0;
@@ -275,38 +311,52 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
       std::mt19937_64 rng(seed_ * 1000003ULL + static_cast<uint64_t>(epoch));
       std::shuffle(order.begin(), order.end(), rng);
     }
-    if (o.verbose) log << "Epoch " << (e + 1) << "/" << o.epochs << "\n" << std::flush;
-    ProgressBar bar(log, steps, o.verbose && is_terminal(log));
+    if (verbose) log << "Epoch " << (e + 1) << "/" << o.epochs << "\n" << std::flush;
+    ProgressBar bar(log, steps, verbose && is_terminal(log));
     EpochStats st;
     st.epoch = epoch;
     double loss_sum = 0, acc_sum = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t b0 = s * batch, n = std::min(batch, train.size() - b0);
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t src = order[static_cast<size_t>(b0 + i)];
+      // This rank's share; a rank left without a sample (n < ranks) runs one
+      // with weight 0, so it still joins the all-reduce but adds nothing.
+      const int64_t lo = n * rank / ranks, hi = n * (rank + 1) / ranks;
+      const int64_t mine = hi - lo, fed = std::max<int64_t>(mine, 1);
+      for (int64_t i = 0; i < fed; ++i) {
+        const int64_t src = order[static_cast<size_t>(b0 + (mine ? lo + i : 0))];
         train.copy_items(src, 1, xb.data() + i * item);
         yb[static_cast<size_t>(i)] = train.y[static_cast<size_t>(src)];
       }
       step_value = static_cast<int32_t>(step_);
-      const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, xb.data()},
-                            {y_, Shape{n}, DType::i32, yb.data()},
+      base_value = static_cast<int32_t>(lo);  // dropout masks follow the sample's place in the global batch
+      weight_value = static_cast<float>(double(mine) / double(n));
+      const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(fed), DType::f32, xb.data()},
+                            {y_, Shape{fed}, DType::i32, yb.data()},
                             {step_ph_, Shape{1}, DType::i32, &step_value},
-                            {base_ph_, Shape{1}, DType::i32, &base_value}};
+                            {base_ph_, Shape{1}, DType::i32, &base_value},
+                            {weight_ph_, Shape{1}, DType::f32, &weight_value}};
       run_taken(exe, feeds);
       ++step_;
       exe.fetch(loss_, {&loss_v, 1});
       exe.fetch(train_acc_, {&acc_v, 1});
       if (o.check_numerics) check_numerics(exe, step_, epoch);
-      if (!std::isfinite(loss_v))
-        throw NumericsError(fmt::format("fit(): the loss became {} at step {} (epoch {}, batch {}); run with check_numerics "
+      // The global batch's sums, and whether any rank was asked to stop: every
+      // rank takes the same decisions, so none is left waiting in a collective.
+      const bool stop_here = o.should_stop && o.should_stop();
+      double sums[3] = {mine ? double(loss_v) * double(mine) : 0.0, mine ? double(acc_v) * double(mine) : 0.0,
+                        stop_here ? 1.0 : 0.0};
+      if (ranks > 1) comm.allreduce_sum(sums);
+      if (!std::isfinite(sums[0]))
+        throw NumericsError(fmt::format("fit(): the loss became {} at step {} (epoch {}, batch {}){}; run with check_numerics "
                                         "(mnist train --check-numerics) to name the first node that produced it",
-                                        loss_v, step_, epoch, s + 1));
-      loss_sum += double(loss_v) * double(n), acc_sum += double(acc_v) * double(n);
+                                        std::isfinite(loss_v) ? float(sums[0]) : loss_v, step_, epoch, s + 1,
+                                        ranks > 1 ? fmt::format(" on {} of {} ranks", std::isfinite(loss_v) ? "another" : "this one", ranks) : ""));
+      loss_sum += sums[0], acc_sum += sums[1];
       st.images += n;
       bar.update(s + 1, fmt::format("loss: {:.4f} - accuracy: {:.4f}", loss_sum / double(st.images), acc_sum / double(st.images)));
-      if (o.should_stop && o.should_stop()) {
-        if (o.verbose && is_terminal(log)) log << "\n";
+      if (sums[2] > 0) {
+        if (verbose && is_terminal(log)) log << "\n";
         throw Interrupted(fmt::format("interrupted during epoch {} after step {} of {}", epoch, s + 1, steps));
       }
     }
@@ -320,7 +370,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& train, const FitOptions& 
       st.val_loss = v.loss, st.val_accuracy = v.accuracy;
       metrics += fmt::format(" - val_loss: {:.4f} - val_accuracy: {:.4f}", v.loss, v.accuracy);
     }
-    if (o.verbose) bar.finish(metrics);
+    if (verbose) bar.finish(metrics);
     history.push_back(st);
     if (o.on_epoch_end) o.on_epoch_end(st);
   }
@@ -334,11 +384,15 @@ Evaluation Sequential::evaluate(const Dataset& data, int batch_size) {
   const int64_t batch = std::min<int64_t>(batch_size, data.size());
   Executable& exe = executable("eval", batch);
   const int64_t item = data.item_floats();
-  double loss_sum = 0, acc_sum = 0;
+  double sums[2] = {0, 0};  // loss, accuracy, each times its batch
+  double& loss_sum = sums[0];
+  double& acc_sum = sums[1];
   float lv = 0, av = 0;
   std::vector<float> xb(data.floats_at(0) ? 0 : static_cast<size_t>(batch * item));
-  for (int64_t b0 = 0; b0 < data.size(); b0 += batch) {
-    const int64_t n = std::min(batch, data.size() - b0);
+  // Data-parallel: each rank evaluates its slice and the sums are reduced.
+  const int64_t first = data.size() * comm_->rank() / comm_->size(), last = data.size() * (comm_->rank() + 1) / comm_->size();
+  for (int64_t b0 = first; b0 < last; b0 += batch) {
+    const int64_t n = std::min(batch, last - b0);
     const float* xs = data.floats_at(b0);
     if (!xs) data.copy_items(b0, n, xb.data()), xs = xb.data();
     const Feed feeds[] = {{x_, graph_.node(x_).shape.resolved(n), DType::f32, xs},
@@ -348,6 +402,7 @@ Evaluation Sequential::evaluate(const Dataset& data, int batch_size) {
     exe.fetch(eval_acc_, {&av, 1});
     loss_sum += double(lv) * double(n), acc_sum += double(av) * double(n);
   }
+  if (comm_->size() > 1) comm_->allreduce_sum(sums);
   return {loss_sum / double(data.size()), acc_sum / double(data.size())};
 }
 
@@ -427,6 +482,7 @@ std::string Sequential::summary() const {
 
 void Sequential::save(const std::filesystem::path& path) const {
   require_compiled("save()");
+  if (comm_->rank() != 0) return;  // every rank holds the same variables; one file
   ckpt::Checkpoint c;
   c.step = static_cast<uint64_t>(step_);
   c.architecture = architecture();
@@ -441,6 +497,25 @@ void Sequential::save(const std::filesystem::path& path) const {
 
 void Sequential::load(const std::filesystem::path& path) {
   require_compiled("load()");
+  if (comm_->size() == 1) return load_here(path);
+  // Rank 0 reads; the others learn whether it could, then receive what it read.
+  std::exception_ptr failed;
+  std::string why;
+  if (comm_->rank() == 0) try {
+      load_here(path);
+    } catch (const std::exception& e) {
+      failed = std::current_exception(), why = *e.what() ? e.what() : "unknown error";
+    }
+  int64_t length = static_cast<int64_t>(why.size());
+  comm_->broadcast(std::as_writable_bytes(std::span<int64_t>(&length, 1)), 0);
+  why.resize(static_cast<size_t>(length));
+  comm_->broadcast(std::as_writable_bytes(std::span<char>(why.data(), why.size())), 0);
+  if (failed) std::rethrow_exception(failed);
+  if (length) throw ckpt::CheckpointError("rank 0 could not load the checkpoint: " + why);
+  broadcast_variables();
+}
+
+void Sequential::load_here(const std::filesystem::path& path) {
   const ckpt::Checkpoint c = ckpt::load(path);
   const std::string p = path.string();
   const std::string archs = "\n  checkpoint: " + c.architecture + "\n  this model: " + architecture();

@@ -25,6 +25,7 @@
 
 #include <graphgrad/backends/backend.h>
 #include <graphgrad/graph/graph.h>
+#include <graphgrad/ops/data_parallel.h>
 #include <graphgrad/ops/optimizers.h>
 
 #include "dataset.h"
@@ -44,6 +45,13 @@ struct CompileOptions {
   Optimizer optimizer = Adam{};
   std::string backend = "cpu";
   BackendOptions backend_options = {};
+  // Data-parallel training: with a communicator of more than one rank, the
+  // gradients are all-reduced (in buckets, overlapping the backward pass)
+  // before the update, fit() trains each rank on its share of every global
+  // batch, evaluate() shards the data, rank 0's variables are broadcast at
+  // compile() and load(), and only rank 0 logs and saves. Null: one process.
+  std::shared_ptr<Communicator> comm = {};
+  ops::AllreduceOptions allreduce = {};
 };
 
 struct EpochStats {
@@ -55,7 +63,7 @@ struct EpochStats {
 };
 
 struct FitOptions {
-  int batch_size = 128;
+  int batch_size = 128;  // the global batch: across all ranks
   int epochs = 10;
   const Dataset* validation = nullptr;
   bool shuffle = true;
@@ -106,9 +114,11 @@ class Sequential {
   std::vector<float> predict(const float* images, int64_t count, int batch_size = 128);
   std::vector<float> predict(const Dataset& data, int batch_size = 128);  // every item of `data`
 
-  void save(const std::filesystem::path& path) const;  // parameters, optimizer state, step
+  // Parameters, optimizer state, step. Data-parallel: rank 0 writes, the other ranks do nothing.
+  void save(const std::filesystem::path& path) const;
   // Loads a checkpoint written for the same architecture (checked by names and
-  // shapes); the optimizer state too when the checkpoint has it.
+  // shapes); the optimizer state too when the checkpoint has it. Data-parallel:
+  // rank 0 reads the file and broadcasts it; every rank throws if it fails.
   void load(const std::filesystem::path& path);
 
   std::string summary() const;       // a Keras-like table
@@ -121,6 +131,7 @@ class Sequential {
   int64_t classes() const;
   int64_t step() const { return step_; }
   int64_t parameter_count() const;
+  Communicator& comm() const;  // after compile(): single-process unless one was given
 
  private:
   // Appends layer `index` to the path ending at x (training: with dropout).
@@ -134,6 +145,9 @@ class Sequential {
   void check_numerics(const Executable& exe, int64_t step, int epoch) const;
   void require_compiled(const char* what) const;
   void check_data(const Dataset& d, const char* what) const;
+  void load_here(const std::filesystem::path& path);
+  // Rank 0's variables and step to every rank.
+  void broadcast_variables();
   // predict()'s loop: batch_at(first, n) gives the f32 images [first, first + n).
   std::vector<float> predict_batches(int64_t count, int batch_size,
                                      const std::function<const float*(int64_t, int64_t)>& batch_at);
@@ -142,6 +156,7 @@ class Sequential {
   uint64_t seed_;
   Graph graph_;
   NodeId x_, y_, step_ph_, base_ph_;
+  NodeId weight_ph_ = kNoNode;  // data-parallel: this rank's share of the global batch, scaling its gradients
   NodeId train_out_;  // the training path's current last node
   std::vector<Layer> layers_;
   std::vector<std::pair<NodeId, NodeId>> layer_params_;  // (kernel, bias) per layer, kNoNode when none
@@ -152,6 +167,7 @@ class Sequential {
   NodeId loss_ = kNoNode, train_acc_ = kNoNode, probs_ = kNoNode, eval_loss_ = kNoNode, eval_acc_ = kNoNode;
   std::vector<NodeId> updates_;
   std::vector<NodeId> checked_;  // checked_nodes(), computed once
+  std::shared_ptr<Communicator> comm_;
   std::unique_ptr<Backend> backend_;
   std::map<std::pair<std::string, int64_t>, std::unique_ptr<Executable>> executables_;
   int64_t step_ = 0;

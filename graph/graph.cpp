@@ -179,9 +179,31 @@ std::vector<NodeId> Graph::schedule(const std::vector<NodeId>& targets) const {
     needed[static_cast<size_t>(id)] = 1;
     for (NodeId in : nodes_[static_cast<size_t>(id)].inputs) stack.push_back(in);
   }
-  std::vector<NodeId> order, updates;
-  for (const Node& n : nodes_)
-    if (needed[static_cast<size_t>(n.id)]) (n.op->mutated_inputs().empty() ? order : updates).push_back(n.id);
+  std::vector<NodeId> order, updates, early, late;
+  for (const Node& n : nodes_) {
+    if (!needed[static_cast<size_t>(n.id)]) continue;
+    if (!n.op->mutated_inputs().empty()) updates.push_back(n.id);
+    else if (n.op->placement() == Op::Placement::early) early.push_back(n.id);
+    else if (n.op->placement() == Op::Placement::late) late.push_back(n.id);
+    else order.push_back(n.id);
+  }
+  auto position = [&](NodeId id) { return std::find(order.begin(), order.end(), id); };
+  // Early nodes go right after their last input (in ascending id order, so an
+  // early node that reads another finds it placed).
+  for (NodeId id : early) {
+    auto at = order.begin();
+    for (NodeId in : nodes_[static_cast<size_t>(id)].inputs)
+      if (auto p = position(in); p != order.end()) at = std::max(at, p + 1);
+    order.insert(at, id);
+  }
+  // Late nodes go right before their first consumer (descending, for the same reason).
+  for (auto it = late.rbegin(); it != late.rend(); ++it) {
+    auto consumer = std::find_if(order.begin(), order.end(), [&](NodeId c) {
+      const auto& ins = nodes_[static_cast<size_t>(c)].inputs;
+      return std::find(ins.begin(), ins.end(), *it) != ins.end();
+    });
+    order.insert(consumer, *it);
+  }
   // Updates read nothing another update writes, so their relative order is free.
   order.insert(order.end(), updates.begin(), updates.end());
   return order;

@@ -27,6 +27,13 @@ class Op {
   // are scheduled after every other node that reads those inputs.
   virtual std::vector<int> mutated_inputs() const { return {}; }
 
+  // Where the scheduler puts the node: in id order (the default), as early as
+  // its inputs allow (the start of an asynchronous operation, so that what
+  // follows overlaps it), or as late as its first consumer allows (the wait
+  // for one).
+  enum class Placement { in_order, early, late };
+  virtual Placement placement() const { return Placement::in_order; }
+
   // Floating-point operations for one run at the given batch size (benchmarks).
   virtual double flops(const Graph& g, const Node& node, int64_t batch) const { return 0; }
 };

@@ -86,6 +86,13 @@ else
   expect "export without onnx" nonzero "built without ONNX"       -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx"
 fi
 
+# Started by mpirun with 2 ranks (as its environment says) but built without MPI:
+# refuse, rather than train two independent copies that overwrite each other's files.
+if [ "${GG_BUILT_WITH_MPI:-}" = OFF ]; then
+  expect "mpirun, no MPI"      nonzero "one of 2 processes .*built without MPI" -- env OMPI_COMM_WORLD_SIZE=2 "$mnist" train --data "$data" --epochs 1
+  expect "srun/hydra, no MPI"  nonzero "one of 4 processes .*built without MPI" -- env PMI_SIZE=4 "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt"
+fi
+
 # SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
 "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
   > "$tmp/run.out" 2> "$tmp/run.err" &

@@ -87,7 +87,8 @@ class CpuExecutable final : public Executable {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const Graph& graph, const BackendOptions& opt)
-      : graph_(graph), pool_(opt.threads > 0 ? opt.threads : default_threads()) {
+      : graph_(graph), pool_(opt.threads > 0 ? opt.threads : default_threads()),
+        comm_(opt.comm ? opt.comm : single_process_communicator()) {
     // Our pool owns the cores; OpenBLAS runs single-threaded inside each worker.
     openblas_set_num_threads(1);
     for (NodeId id : graph_.nodes_with_role(OpRole::parameter)) init_value(id);
@@ -111,6 +112,7 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool& pool() { return pool_; }
+  Communicator& comm() { return *comm_; }
   float* value_ptr(NodeId id) { return value(id).data; }
 
   // One workspace (activation arena + kernel scratch) for every executable of
@@ -154,6 +156,7 @@ class CpuBackend final : public Backend {
 
   Graph graph_;  // a private copy: the caller may keep building its own
   ThreadPool pool_;
+  std::shared_ptr<Communicator> comm_;
   Workspace workspace_;
   std::unordered_map<NodeId, AlignedBuffer> values_;
 };
@@ -228,6 +231,8 @@ void CpuExecutable::run(std::span<const Feed> feeds) {
   a.batch = batch_;
   a.pool = &backend_.pool();
   a.scratch = backend_.workspace().scratch.data;
+  Communicator& comm = backend_.comm();
+  a.comm = &comm;
   const bool profiling = !profile_ms_.empty();
   profile_runs_ += profiling;
   for (size_t k = 0; k < steps_.size(); ++k) {
@@ -242,11 +247,12 @@ void CpuExecutable::run(std::span<const Feed> feeds) {
     a.out = static_cast<float*>(slot_[static_cast<size_t>(n.id)]);
     if (!profiling) {
       s.kernel->run(a);
-      continue;
+    } else {
+      const auto t0 = std::chrono::steady_clock::now();
+      s.kernel->run(a);
+      profile_ms_[k] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    s.kernel->run(a);
-    profile_ms_[k] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (comm.pending()) comm.progress();  // a started all-reduce advances between nodes
   }
 }
 
@@ -273,7 +279,8 @@ void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
 
 const KernelEntry* find_kernel(std::string_view op) {
   static const KernelTable tables[] = {conv_kernels(),        dense_kernels(),   pool_kernels(),
-                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels()};
+                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels(),
+                                       comm_kernels()};
   for (const KernelTable& t : tables)
     for (const KernelEntry* e = t.begin; e != t.end; ++e)
       if (e->op == op) return e;

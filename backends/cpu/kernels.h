@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string_view>
 
+#include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/backends/node_view.h>
 #include <graphgrad/graph/graph.h>
 
@@ -12,13 +13,14 @@
 
 namespace gg::cpu {
 
-inline constexpr int kMaxInputs = 6;
+inline constexpr int kMaxInputs = 16;
 
 struct KernelArgs : NodeView {
   void* in[kMaxInputs] = {};
   float* out = nullptr;
   ThreadPool* pool = nullptr;
   float* scratch = nullptr;  // scratch_floats(...) floats, 64-byte aligned
+  Communicator* comm = nullptr;  // runs the allreduce nodes
 
   template <class T = float>
   const T* input(int i) const { return static_cast<const T*>(in[i]); }
@@ -53,5 +55,6 @@ KernelTable pool_kernels();
 KernelTable elementwise_kernels();
 KernelTable softmax_kernels();
 KernelTable optimizer_kernels();
+KernelTable comm_kernels();
 
 }  // namespace gg::cpu

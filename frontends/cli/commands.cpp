@@ -43,6 +43,8 @@ std::unique_ptr<Sequential> compiled_model(const CommonOptions& c, const Shape& 
   co.backend = c.backend;
   co.backend_options.threads = c.threads;
   co.backend_options.device = c.device;
+  co.comm = c.comm;
+  co.allreduce.bucket_bytes = c.bucket_mib > 0 ? static_cast<size_t>(c.bucket_mib * (1 << 20)) : SIZE_MAX;
   model->compile(co);
   return model;
 }
@@ -90,7 +92,7 @@ void install_stop_handlers() {
 }  // namespace
 
 int train(const CommonOptions& c, const TrainOptions& t) {
-  if (!t.plot.empty()) check_plot_tools(t.plot, t.plot_with);
+  if (!t.plot.empty() && c.root()) check_plot_tools(t.plot, t.plot_with);
   const Dataset train_set = load_split(c, "train", t.train_limit);
   const Dataset test_set = load_split(c, "test");
   auto model = compiled_model(c, train_set.item_shape);
@@ -99,11 +101,16 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   if (!t.resume.empty()) {
     model->load(t.resume);  // parameters, Adam's moments and the step count
     done_epochs = static_cast<int>(model->step() / steps_per_epoch);
-    if (!c.json)
+    if (!c.json && c.root())
       std::cout << "resumed from " << t.resume << " after " << done_epochs << " epoch(s) (step " << model->step() << ")\n";
   }
-  if (!c.json) std::cout << model->summary() << "\n";
-
+  Communicator& comm = model->comm();
+  if (!c.json && c.root()) {
+    std::cout << model->summary() << "\n";
+    if (comm.size() > 1)
+      std::cout << fmt::format("data-parallel: {}; global batch {}, {} per rank, gradients all-reduced in buckets\n\n",
+                               comm.describe(), c.batch, (c.batch + comm.size() - 1) / comm.size());
+  }
   FitOptions fo;
   fo.batch_size = c.batch;
   fo.epochs = std::max(0, t.epochs - done_epochs);  // --epochs counts the whole run, resumed or not
@@ -118,7 +125,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   fo.on_epoch_end = [&](const EpochStats& s) {
     train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
     curves.push_back({{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy}, {"epoch_s", s.seconds}});
-    if (c.json)
+    if (c.json && c.root())
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
@@ -137,48 +144,78 @@ int train(const CommonOptions& c, const TrainOptions& t) {
     if (!t.resume.empty()) return fmt::format("nothing new was saved; {} is unchanged", t.resume);
     return std::string(t.save.empty() ? "no checkpoint was written (use --save)" : "no checkpoint was written yet");
   };
+  comm.reset_stats();
   try {
     model->fit(train_set, fo);
   } catch (const Interrupted& e) {
-    std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; " << checkpoint_note()
+    if (c.root()) std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; " << checkpoint_note()
               << "\n";
     return 130;
+  } catch (const NumericsError& e) {
+    // Every rank sees the same (reduced) loss, so all of them stop here together.
+    if (c.root()) std::cerr << "mnist: error: " << e.what() << "\nmnist: training stopped; " << checkpoint_note() << "\n";
+    return 1;
   } catch (const std::exception& e) {
-    // A training fault (a lost or exhausted GPU, a non-finite loss): the
-    // backend may be unusable, so nothing more is saved from it.
-    std::cerr << "mnist: error: " << e.what() << "\nmnist: training stopped; " << checkpoint_note() << "\n";
+    // A training fault (a lost or exhausted GPU, say): the backend may be
+    // unusable, so nothing more is saved from it.
+    const std::string who = comm.size() > 1 ? fmt::format(" (rank {} of {})", comm.rank(), comm.size()) : "";
+    std::cerr << "mnist: error" << who << ": " << e.what() << "\nmnist: training stopped; " << checkpoint_note() << "\n";
+    // The other ranks may be waiting for this one inside a collective: end the job.
+    if (comm.size() > 1) comm.abort(1);
     return 1;
   }
+  const Communicator::Stats comm_stats = comm.stats();
+  const int64_t steps_run = trained ? (model->step() - int64_t(done_epochs) * steps_per_epoch) : 0;
   if (trained == 0) {  // nothing left to train after --resume
     const Evaluation e = model->evaluate(test_set, c.batch);
-    std::cout << (c.json ? nlohmann::ordered_json{{"test_accuracy", e.accuracy}}.dump() : "accuracy: " + std::to_string(e.accuracy))
+    if (c.root()) std::cout << (c.json ? nlohmann::ordered_json{{"test_accuracy", e.accuracy}}.dump() : "accuracy: " + std::to_string(e.accuracy))
               << std::endl;
     return 0;
   }
 
-  // Inference at the training batch size over the test set, then one image at a time.
-  const auto t0 = Clock::now();
-  model->predict(test_set, c.batch);
-  const double infer = double(test_set.size()) / seconds_since(t0);
-  const double latency = latency_batch1_ms(*model, test_set);
+  // Inference at the training batch size over the test set, then one image at
+  // a time: measured by rank 0 alone while the others wait, so they do not
+  // share its cores.
+  double infer = 0, latency = 0;
+  if (c.root()) {
+    const auto t0 = Clock::now();
+    model->predict(test_set, c.batch);
+    infer = double(test_set.size()) / seconds_since(t0);
+    latency = latency_batch1_ms(*model, test_set);
+  }
+  comm.barrier();
   const double train_ips = double(trained) / train_s;
+  // The all-reduce time the backward pass did not hide (rank 0's view).
+  const double exposed_ms = steps_run ? comm_stats.wait_seconds * 1e3 / double(steps_run) : 0.0;
+  const double reduced_mib = steps_run ? double(comm_stats.bytes) / double(steps_run) / (1 << 20) : 0.0;
 
+  if (!c.root()) {
+    if (!c.json) model->evaluate(test_set, c.batch);  // rank 0's evaluation below is collective
+    return 0;
+  }
   if (c.json) {
-    std::cout << nlohmann::ordered_json{{"backend", c.backend},
+    nlohmann::ordered_json distributed;
+    if (comm.size() > 1)
+      distributed = {{"ranks", comm.size()},
+                     {"allreduce_mib_per_step", std::round(reduced_mib * 100) / 100},
+                     {"allreduce_exposed_ms_per_step", std::round(exposed_ms * 1000) / 1000}};
+    nlohmann::ordered_json summary{{"backend", c.backend},
                                 {"threads", c.threads},
                                 {"train_images_per_s", std::round(train_ips * 10) / 10},
                                 {"infer_images_per_s", std::round(infer * 10) / 10},
                                 {"latency_batch1_ms", std::round(latency * 1000) / 1000},
                                 {"test_accuracy", last_acc},
-                                {"peak_rss_mib", peak_rss_mib()}}
-                     .dump()
-              << std::endl;
+                                {"peak_rss_mib", peak_rss_mib()}};
+    std::cout << (comm.size() > 1 ? (summary.update(distributed), summary) : summary).dump() << std::endl;
   } else {
     const Evaluation e = model->evaluate(test_set, c.batch);
     std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
     std::cout << fmt::format("backend {} ({} threads): train {:.0f} images/s, inference {:.0f} images/s, "
                              "one image {:.3f} ms, peak RSS {} MiB\n",
                              c.backend, c.threads, train_ips, infer, latency, peak_rss_mib());
+    if (comm.size() > 1)
+      std::cout << fmt::format("{} ranks: {:.2f} MiB of gradients all-reduced per step, {:.3f} ms of it not hidden by the "
+                               "backward pass (rank 0)\n", comm.size(), reduced_mib, exposed_ms);
     if (!t.save.empty()) std::cout << "saved weights to " << t.save << "\n";
   }
   if (!t.plot.empty()) {
@@ -195,7 +232,8 @@ int evaluate(const CommonOptions& c, const std::string& load) {
   const Dataset test_set = load_split(c, "test");
   auto model = compiled_model(c, test_set.item_shape);
   model->load(load);
-  const Evaluation e = model->evaluate(test_set, c.batch);
+  const Evaluation e = model->evaluate(test_set, c.batch);  // sharded across ranks under mpirun
+  if (!c.root()) return 0;
   if (c.json)
     std::cout << nlohmann::ordered_json{{"loss", e.loss}, {"test_accuracy", e.accuracy}}.dump() << std::endl;
   else

@@ -1,8 +1,11 @@
 // The `mnist` CLI's subcommands; mnist_main.cpp parses flags into these.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <graphgrad/backends/comm/communicator.h>
 
 namespace gg::cli {
 
@@ -14,6 +17,10 @@ struct CommonOptions {
   int batch = 128;
   uint64_t seed = 0;
   bool json = false;
+  double bucket_mib = 1.0;  // data-parallel: all-reduce bucket size (0: one bucket after the whole backward pass)
+  // The processes of a data-parallel run (mpirun); one process when null.
+  std::shared_ptr<Communicator> comm;
+  bool root() const { return !comm || comm->rank() == 0; }  // the rank that prints and saves
 };
 
 struct TrainOptions {

@@ -1,6 +1,9 @@
 // mnist: train, evaluate and inspect the Keras tutorial's CNN from the command line.
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -9,12 +12,48 @@
 
 #include "commands.h"
 
+namespace {
+std::ostream& devnull() {
+  static std::ofstream sink("/dev/null");
+  return sink;
+}
+}  // namespace
+
+namespace {
+// Processes the launcher put on this machine (Open MPI, MPICH/Hydra); 1 when none.
+int local_ranks() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(var); v && std::atoi(v) > 0) return std::atoi(v);
+  return 1;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace gg::cli;
+  // Started by mpirun/srun with several ranks: join them, or refuse rather than
+  // train N independent copies of the net that overwrite each other's files.
+  std::shared_ptr<gg::Communicator> world;
+  if (const int launched = gg::launcher_world_size(); launched > 1) {
+    if (!gg::mpi_built()) {
+      std::cerr << "mnist: error: started as one of " << launched
+                << " processes (mpirun/srun), but this mnist was built without MPI, so each would train alone; rebuild "
+                   "with -DGRAPHGRAD_MPI=ON (libopenmpi-dev) or run it as one process\n";
+      return 2;
+    }
+    try {
+      world = gg::mpi_world(&argc, &argv);
+    } catch (const std::exception& e) {
+      std::cerr << "mnist: error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  const bool root = !world || world->rank() == 0;
   CLI::App app{"graphgrad's MNIST CNN (the Keras tutorial's net): train it, evaluate it, look at it."};
   app.require_subcommand(1);
   CommonOptions c;
-  c.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  c.comm = world;
+  // Ranks sharing this machine share its cores.
+  c.threads = std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / local_ranks());
 
   auto common = [&](CLI::App* sub, bool data = true) {
     if (data) sub->add_option("--data", c.data, "folder with the four MNIST IDX files (.gz or raw)")->capture_default_str();
@@ -29,6 +68,8 @@ int main(int argc, char** argv) {
   TrainOptions t;
   auto* train_cmd = app.add_subcommand("train", "train the net (Adam, lr 1e-3), validating on the test set each epoch");
   common(train_cmd);
+  train_cmd->add_option("--bucket-mib", c.bucket_mib, "under mpirun: gradients go out in all-reduce buckets of this size "
+                        "while the backward pass goes on (0: one bucket after it)")->capture_default_str()->check(CLI::Range(0.0, 4096.0));
   train_cmd->add_option("--epochs", t.epochs, "epochs")->capture_default_str()->check(CLI::Range(1, 100000));
   train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(CLI::NonNegativeNumber);
   train_cmd->add_option("--save", t.save, "write a checkpoint here (weights, optimizer state, step) every --save-every epochs and at the end");
@@ -73,17 +114,26 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // Every rank parses the same flags; one message is enough.
+    return root ? app.exit(e) : app.exit(e, devnull(), devnull());
   }
   try {
     if (*train_cmd) return train(c, t);
     if (*eval_cmd) return evaluate(c, load);
+    if (!root) return 0;  // the rest is one process's work: rank 0 does it
     if (*predict_cmd) return predict(c, load, index);
     if (*export_cmd) return export_onnx_model(c, load, onnx_out);
     if (*samples_cmd) return samples(c, out);
     if (*graph_cmd) return graph(c, dot, out);
     if (*devices_cmd) return devices();
   } catch (const std::exception& e) {
+    if (world && world->size() > 1) {
+      // Bad input fails on every rank alike; rank 0 names it and ends the job
+      // (a rank that failed alone would leave the others waiting).
+      if (root) std::cerr << "mnist: error: " << e.what() << "\n";
+      else std::cerr << "mnist: error (rank " << world->rank() << "): " << e.what() << "\n";
+      world->abort(1);
+    }
     std::cerr << "mnist: error: " << e.what() << "\n";
     return 1;
   }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The mnist CLI under mpirun: what a user of data-parallel training sees.
+#   mpi_cli_test.sh MNIST_BINARY DATA_DIR MPIRUN [MPIRUN_ARGS...]
+# (MPIRUN_ARGS: --allow-run-as-root --oversubscribe as the build found fit; -np is added here.)
+set -u
+mnist=$1 data=$(cd "$2" && pwd) mpirun=$3
+shift 3
+mpi_args=("$@")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL $1"; [ -f "$tmp/last.out" ] && head -30 "$tmp/last.out"; failed=$((failed + 1)); }
+# run NAME COMMAND...: runs it with a 5-minute cap (a hang is a failure), output in $tmp/last.out, status in $status.
+run() {
+  local name=$1; shift
+  timeout 300 "$@" > "$tmp/last.out" 2>&1
+  status=$?
+  [ $status -eq 124 ] && bad "$name: hung (killed after 300 s)"
+}
+np=("$mpirun" "${mpi_args[@]}" -np)
+json_field() { grep -o "\"$1\":[-0-9.e]*" "$2" | tail -1 | cut -d: -f2; }
+
+# 1. Two ranks train and save; one process evaluates the checkpoint and gets the same accuracy.
+run "2-rank train" "${np[@]}" 2 "$mnist" train --data "$data" --epochs 2 --train-limit 1536 --batch 64 --save "$tmp/two.ckpt" --json
+if [ $status -eq 0 ] && [ "$(grep -c '"epoch"' "$tmp/last.out")" = 2 ] && grep -q '"ranks":2' "$tmp/last.out" &&
+   [ -s "$tmp/two.ckpt" ]; then ok "2-rank train: rank 0 alone prints 2 epoch lines and the summary, and saves"; else bad "2-rank train (exit $status)"; fi
+two_acc=$(json_field test_accuracy "$tmp/last.out")
+run "1-process evaluate" "$mnist" evaluate --data "$data" --load "$tmp/two.ckpt" --json
+one_acc=$(json_field test_accuracy "$tmp/last.out")
+if [ $status -eq 0 ] && [ -n "$two_acc" ] && [ "$one_acc" = "$two_acc" ]; then
+  ok "a 2-rank checkpoint evaluates in one process: accuracy $one_acc, as the 2-rank run reported"
+else bad "1-process evaluate of the 2-rank checkpoint: $one_acc vs $two_acc (exit $status)"; fi
+run "2-rank evaluate" "${np[@]}" 2 "$mnist" evaluate --data "$data" --load "$tmp/two.ckpt" --json
+if [ $status -eq 0 ] && [ "$(json_field test_accuracy "$tmp/last.out")" = "$one_acc" ] && [ "$(grep -c test_accuracy "$tmp/last.out")" = 1 ]; then
+  ok "2-rank evaluate (sharded, counts reduced) gives the same accuracy, printed once"
+else bad "2-rank evaluate (exit $status)"; fi
+
+# 2. One process trains; two ranks resume it (rank 0 reads, broadcasts) and match one process resuming it.
+run "1-process train" "$mnist" train --data "$data" --epochs 1 --train-limit 1536 --batch 64 --threads 1 --save "$tmp/one.ckpt" --json
+run "2-rank resume" "${np[@]}" 2 "$mnist" train --data "$data" --epochs 2 --train-limit 1536 --batch 64 --resume "$tmp/one.ckpt" --save "$tmp/resumed2.ckpt"
+if [ $status -eq 0 ] && [ "$(grep -c 'resumed from' "$tmp/last.out")" = 1 ] && grep -q "Epoch 1/1" "$tmp/last.out"; then
+  ok "2 ranks resume a 1-process checkpoint (epoch 2 of 2)"; else bad "2-rank resume (exit $status)"; fi
+run "1-process resume" "$mnist" train --data "$data" --epochs 2 --train-limit 1536 --batch 64 --threads 1 --resume "$tmp/one.ckpt" --save "$tmp/resumed1.ckpt"
+run "evaluate resumed (2 ranks)" "$mnist" evaluate --data "$data" --load "$tmp/resumed2.ckpt" --json
+acc2=$(json_field test_accuracy "$tmp/last.out") loss2=$(json_field loss "$tmp/last.out")
+run "evaluate resumed (1 process)" "$mnist" evaluate --data "$data" --load "$tmp/resumed1.ckpt" --json
+acc1=$(json_field test_accuracy "$tmp/last.out") loss1=$(json_field loss "$tmp/last.out")
+if awk -v a="$loss1" -v b="$loss2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d < 1e-4) }'; then
+  ok "resumed on 2 ranks = resumed in 1 process: test loss $loss2 vs $loss1, accuracy $acc2 vs $acc1"
+else bad "resumed runs differ: test loss $loss2 (2 ranks) vs $loss1 (1 process)"; fi
+
+# 3. Errors end the whole job, named once, without a hang.
+run "bad data dir" "${np[@]}" 2 "$mnist" train --data "$tmp/nowhere" --epochs 1
+if [ $status -ne 0 ] && [ $status -ne 124 ] && grep -q "$tmp/nowhere" "$tmp/last.out"; then ok "a missing data folder ends both ranks, naming it"; else bad "bad data dir (exit $status)"; fi
+run "bad checkpoint" "${np[@]}" 2 "$mnist" evaluate --data "$data" --load "$tmp/none.ckpt"
+if [ $status -ne 0 ] && [ $status -ne 124 ] && grep -q "$tmp/none.ckpt" "$tmp/last.out"; then ok "a missing checkpoint ends both ranks, naming it"; else bad "bad checkpoint (exit $status)"; fi
+run "unknown flag" "${np[@]}" 2 "$mnist" train --no-such-flag
+if [ $status -ne 0 ] && [ "$(grep -c -- '--no-such-flag' "$tmp/last.out")" -ge 1 ]; then ok "an unknown flag is refused"; else bad "unknown flag (exit $status)"; fi
+
+# 4. One bucket after the backward pass (--bucket-mib 0) trains too.
+run "one bucket" "${np[@]}" 2 "$mnist" train --data "$data" --epochs 1 --train-limit 512 --batch 64 --bucket-mib 0 --json
+if [ $status -eq 0 ] && grep -q '"ranks":2' "$tmp/last.out"; then ok "--bucket-mib 0 (a single all-reduce per step)"; else bad "--bucket-mib 0 (exit $status)"; fi
+
+# 5. A rank that dies ends the job with a message; the last checkpoint stays whole.
+"${np[@]}" 2 "$mnist" train --data "$data" --epochs 50 --train-limit 1024 --batch 64 --save "$tmp/killed.ckpt" > "$tmp/kill.out" 2>&1 &
+job=$!
+for _ in $(seq 600); do [ -s "$tmp/killed.ckpt" ] && break; sleep 0.1; done
+victim=""
+for p in $(pgrep -f "$tmp/killed.ckpt"); do
+  tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
+done
+if [ -n "$victim" ] && [ -s "$tmp/killed.ckpt" ]; then
+  kill -9 "$victim"
+  for _ in $(seq 240); do kill -0 $job 2>/dev/null || break; sleep 0.5; done  # mpirun must end the job by itself
+  kill -9 $job 2>/dev/null
+  wait $job; status=$?
+  cp "$tmp/kill.out" "$tmp/last.out"
+  if [ $status -ne 0 ] && grep -qiE "signal 9|killed|exited on signal|terminated" "$tmp/kill.out"; then
+    ok "SIGKILL of rank 1 ends the job (exit $status) with a message"
+  else bad "after SIGKILL of rank 1: exit $status"; fi
+  run "evaluate after the kill" "$mnist" evaluate --data "$data" --load "$tmp/killed.ckpt" --json
+  if [ $status -eq 0 ] && grep -q test_accuracy "$tmp/last.out"; then ok "the last checkpoint of the killed job loads and evaluates"; else bad "checkpoint after the kill (exit $status)"; fi
+else
+  kill -9 $job 2>/dev/null; wait $job 2>/dev/null
+  bad "could not find rank 1 of the job to kill (checkpoint written: $([ -s "$tmp/killed.ckpt" ] && echo yes || echo no))"
+fi
+
+echo "mpi cli: $passed passed, $failed failed"
+[ $failed -eq 0 ]
