@@ -179,9 +179,14 @@ std::vector<NodeId> Graph::schedule(const std::vector<NodeId>& targets) const {
     needed[static_cast<size_t>(id)] = 1;
     for (NodeId in : nodes_[static_cast<size_t>(id)].inputs) stack.push_back(in);
   }
+  // Leaves (placeholders, parameters, ...) first: they read nothing, and one
+  // made late (the data-parallel gradient weight, after the backward pass)
+  // must not hold back an early node that reads it.
   std::vector<NodeId> order, updates, early, late;
+  for (const Node& n : nodes_)
+    if (needed[static_cast<size_t>(n.id)] && n.op->role() != OpRole::compute) order.push_back(n.id);
   for (const Node& n : nodes_) {
-    if (!needed[static_cast<size_t>(n.id)]) continue;
+    if (!needed[static_cast<size_t>(n.id)] || n.op->role() != OpRole::compute) continue;
     if (!n.op->mutated_inputs().empty()) updates.push_back(n.id);
     else if (n.op->placement() == Op::Placement::early) early.push_back(n.id);
     else if (n.op->placement() == Op::Placement::late) late.push_back(n.id);

@@ -72,8 +72,8 @@ class Graph {
   std::vector<NodeId> parameters() const;
   std::vector<NodeId> variables() const;  // parameters and states: the values that persist between runs
 
-  // The nodes that `targets` depend on, in execution order: ascending ids, with
-  // nodes that update inputs in place moved after every other node, nodes
+  // The nodes that `targets` depend on, in execution order: the leaves, then
+  // ascending ids, with nodes that update inputs in place moved after every other node, nodes
   // placed early right after their last input and nodes placed late right
   // before their first consumer (Op::placement).
   std::vector<NodeId> schedule(const std::vector<NodeId>& targets) const;

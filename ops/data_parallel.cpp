@@ -96,7 +96,10 @@ std::vector<NodeId> allreduce_gradients(Graph& g, const std::vector<NodeId>& gra
   const Reduce reduce = weight != kNoNode ? Reduce::sum : Reduce::mean;
   std::vector<size_t> bucket;
   size_t bytes = 0;
+  // Tags name the step's all-reduces: continue after any an earlier pass made.
   int tag = 0;
+  for (const Node& n : g.nodes())
+    if (std::string(n.op->name()) == "allreduce_start") tag = std::max(tag, static_cast<int>(n.attrs.i("tag")) + 1);
   auto close = [&] {
     if (bucket.empty()) return;
     std::vector<NodeId> values;
@@ -106,7 +109,7 @@ std::vector<NodeId> allreduce_gradients(Graph& g, const std::vector<NodeId>& gra
     const NodeId done = allreduce_wait(g, start, reduce, base);
     int64_t offset = 0;
     for (size_t i : bucket) {
-      const Node& v = g.node(grads[i]);
+      const Node v = g.node(grads[i]);  // a copy: adding nodes may move the graph's storage
       reduced[i] = bucket_slice(g, done, offset, v.shape, base + "/" + v.name);
       offset += v.shape.numel();
     }
