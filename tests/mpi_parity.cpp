@@ -1,7 +1,7 @@
 // Data-parallel training computes what one process computes. Run under
 // mpirun with 2 (or more) ranks:
 //
-//   mpi_parity MNIST_DIR [STEPS=20] [GLOBAL_BATCH=64]
+//   mpi_parity MNIST_DIR [STEPS=20] [GLOBAL_BATCH=64] [BACKEND=cpu]
 //
 // Every rank trains the MNIST CNN (dropout on) for STEPS steps at the global
 // batch through the MPI communicator; rank 0 then trains the same model alone
@@ -45,9 +45,12 @@ uint64_t checksum(const std::vector<std::vector<float>>& params) {
   return h;
 }
 
+std::string g_backend = "cpu";
+
 std::unique_ptr<Sequential> trained(const Dataset& data, int batch, std::shared_ptr<Communicator> comm) {
   auto model = make_mnist_cnn(/*seed=*/7);
   CompileOptions co;
+  co.backend = g_backend;
   co.backend_options.threads = 1;
   co.comm = std::move(comm);
   model->compile(co);
@@ -64,10 +67,11 @@ int main(int argc, char** argv) {
   auto world = mpi_world(&argc, &argv);
   const int rank = world->rank(), ranks = world->size();
   if (argc < 2) {
-    if (rank == 0) std::fprintf(stderr, "usage: mpirun -np 2 mpi_parity MNIST_DIR [STEPS=20] [GLOBAL_BATCH=64]\n");
+    if (rank == 0) std::fprintf(stderr, "usage: mpirun -np 2 mpi_parity MNIST_DIR [STEPS=20] [GLOBAL_BATCH=64] [BACKEND=cpu]\n");
     return 2;
   }
   const int steps = argc > 2 ? std::atoi(argv[2]) : 20, batch = argc > 3 ? std::atoi(argv[3]) : 64;
+  if (argc > 4) g_backend = argv[4];
   if (ranks < 2 && rank == 0) std::printf("note: 1 rank; run under mpirun -np 2 to test data parallelism\n");
   // An odd number of samples in the last step (batch - 3) gives the ranks unequal shares once.
   const Dataset data = to_dataset(data::load_mnist(argv[1], "train", static_cast<size_t>(steps * batch - 3)));
@@ -102,7 +106,7 @@ int main(int argc, char** argv) {
     double worst = 0, moved = 0;
     const auto initial = parameters(*[] {
       auto m = make_mnist_cnn(7);
-      m->compile({});
+      m->compile({.backend = g_backend});
       return m;
     }());
     for (size_t i = 0; i < mine.size(); ++i)
@@ -110,9 +114,9 @@ int main(int argc, char** argv) {
         worst = std::max(worst, std::fabs(double(mine[i][j]) - double(alone[i][j])));
         moved = std::max(moved, std::fabs(double(alone[i][j]) - double(initial[i][j])));
       }
-    std::printf("%d ranks vs 1 process, %d steps at global batch %d: parameters within %.3g (tolerance %.0e); "
+    std::printf("%s: %d ranks vs 1 process, %d steps at global batch %d: parameters within %.3g (tolerance %.0e); "
                 "training moved them by up to %.3g; %.2f MiB all-reduced per step in %lld operations; checksum %016llx\n",
-                ranks, steps, batch, worst, kTolerance, moved, double(param_bytes) / (1 << 20),
+                g_backend.c_str(), ranks, steps, batch, worst, kTolerance, moved, double(param_bytes) / (1 << 20),
                 static_cast<long long>(stats.operations), static_cast<unsigned long long>(root_sum));
     if (!(worst <= kTolerance)) {
       std::printf("FAIL: the %d-rank parameters differ from the single-process ones by %.3g\n", ranks, worst);

@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/backends/node_view.h>
 
 namespace gg::vk {
@@ -40,6 +41,8 @@ class Recorder {
                         uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) = 0;
   // Fills a slice with a 32-bit pattern (0 to zero it); a barrier follows.
   virtual void fill(const Slice& s, uint32_t value) = 0;
+  // Copies src's bytes into dst (any offsets); a barrier follows.
+  virtual void copy(const Slice& src, const Slice& dst) = 0;
   // The device's maxComputeWorkGroupCount[axis] (>= 65535).
   virtual uint32_t max_groups(int axis) const = 0;
   // True for GPUs (discrete, integrated, virtual): kernels may pick variants
@@ -54,7 +57,7 @@ class Recorder {
   }
 };
 
-inline constexpr int kMaxInputs = 6;
+inline constexpr int kMaxInputs = 16;
 
 struct KernelArgs : NodeView {
   Slice in[kMaxInputs];  // the node's inputs, in order (i32 inputs too: 4 bytes per element)
@@ -65,15 +68,31 @@ struct KernelArgs : NodeView {
 };
 
 using KernelFn = void (*)(const KernelArgs&);
+
+// A host step: work the CPU does between two command buffers of a step (the
+// all-reduce of data-parallel training). Its output lives in host-visible
+// memory, mapped at `out`; the executable submits everything recorded before
+// it and waits for the device first.
+struct HostArgs : NodeView {
+  float* out = nullptr;                 // the node's output, mapped
+  const void* in[kMaxInputs] = {};      // inputs that live in host memory (feeds, host steps' outputs), else nullptr
+  Communicator* comm = nullptr;
+};
+using HostFn = void (*)(const HostArgs&);
 // Scratch bytes a kernel needs at the given maximum batch.
 using ScratchFn = size_t (*)(const Graph&, const Node&, int64_t max_batch);
 
 struct KernelEntry {
   std::string_view op;
-  KernelFn record = nullptr;    // nullptr: the output aliases input 0 (reshape)
+  KernelFn record = nullptr;    // nullptr: the output aliases input 0 (reshape), unless `host` is set
   ScratchFn scratch = nullptr;  // nullptr: none
   // When status is non-zero after a run, the error to report (the node is named by the caller).
   const char* status_error = nullptr;
+  // A host step instead of dispatches. With `gather_from`, the device first
+  // copies the node's inputs from that index on, back to back, into the
+  // host-visible output (nullptr: no copy).
+  HostFn host = nullptr;
+  int (*gather_from)(const Node&) = nullptr;
 };
 
 // nullptr when the Vulkan backend has no kernel for the op.
@@ -89,6 +108,7 @@ KernelTable pool_kernels();
 KernelTable elementwise_kernels();
 KernelTable softmax_kernels();
 KernelTable optimizer_kernels();
+KernelTable comm_kernels();
 
 // Workgroups for n items at `local` items per group, capped at the device
 // limit (shaders then loop with a grid stride).

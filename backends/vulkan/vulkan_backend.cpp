@@ -66,6 +66,16 @@ class CommandRecorder final : public Recorder {
             VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
   }
 
+  void copy(const Slice& src, const Slice& dst) override {
+    const VkBufferCopy region{src.offset, dst.offset, std::min(src.bytes, dst.bytes)};
+    vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+    barrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT);
+  }
+  // A step with host work is recorded into several command buffers.
+  void set_command_buffer(VkCommandBuffer cmd) { cmd_ = cmd; }
+
   void fill(const Slice& s, uint32_t value) override {
     vkCmdFillBuffer(cmd_, s.buffer, s.offset, (s.bytes + 3) / 4 * 4, value);
     barrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
@@ -97,10 +107,14 @@ class VulkanExecutable final : public Executable {
     const Node* node;
     const KernelEntry* kernel;
   };
+  // A step's command buffers: cmds[i] runs, then the host step host_after[i]
+  // (one fewer than cmds: the last buffer ends the step).
   struct Recorded {
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    std::vector<VkCommandBuffer> cmds;
+    std::vector<size_t> host_after;
     VkDescriptorPool pool = VK_NULL_HANDLE;
   };
+  void run_host_step(size_t k);
   void accumulate_profile();
   Recorded& recorded(int64_t batch);
 
@@ -115,6 +129,8 @@ class VulkanExecutable final : public Executable {
   std::vector<VkDeviceSize> feed_offset_;        // per placeholder, in feeds_
   std::unordered_map<NodeId, VkDeviceSize> readback_offset_;
   Buffer arena_, scratch_, feeds_, status_, readback_;
+  Buffer host_;  // host steps' outputs (all-reduce buckets), host-visible
+  std::unordered_map<NodeId, VkDeviceSize> host_offset_;
   std::map<int64_t, Recorded> recorded_;
   VkFence fence_ = VK_NULL_HANDLE;
   int64_t max_batch_;
@@ -129,7 +145,8 @@ class VulkanExecutable final : public Executable {
 
 class VulkanBackend final : public Backend {
  public:
-  VulkanBackend(const Graph& graph, const BackendOptions& opt) : graph_(graph), ctx_(opt.device), pipes_(ctx_) {
+  VulkanBackend(const Graph& graph, const BackendOptions& opt)
+      : graph_(graph), ctx_(opt.device), pipes_(ctx_), comm_(opt.comm ? opt.comm : single_process_communicator()) {
     VkCommandPoolCreateInfo ci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     ci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     ci.queueFamilyIndex = ctx_.queue_family();
@@ -170,6 +187,7 @@ class VulkanBackend final : public Backend {
   }
 
   Context& context() { return ctx_; }
+  Communicator& comm() { return *comm_; }
   Pipelines& pipelines() { return pipes_; }
   VkCommandPool command_pool() const { return pool_; }
   Slice variable(NodeId id) const {
@@ -217,6 +235,7 @@ class VulkanBackend final : public Backend {
   Graph graph_;
   Context ctx_;
   Pipelines pipes_;
+  std::shared_ptr<Communicator> comm_;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   std::map<NodeId, VkDeviceSize> var_offset_;
   Buffer vars_;
@@ -247,10 +266,27 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
     if (k->scratch) scratch = std::max<VkDeviceSize>(scratch, k->scratch(g_, n, max_batch));
     steps_.push_back({&n, k});
   }
-  auto is_alias = [&](const Node& n) { return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->record; };
+  auto is_host = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->name())->host; };
+  auto is_alias = [&](const Node& n) {
+    return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->record && !is_host(n);
+  };
+  // Host steps' outputs: host-visible, each its own range (a wait shares its start's).
+  VkDeviceSize host_bytes = 0;
+  for (const Step& st : steps_) {
+    if (!st.kernel->host) continue;
+    const Node& n = *st.node;
+    if (!st.kernel->gather_from && !n.inputs.empty() && host_offset_.count(n.inputs[0])) {
+      host_offset_[n.id] = host_offset_[n.inputs[0]];
+      continue;
+    }
+    host_offset_[n.id] = host_bytes;
+    host_bytes += aligned(value_bytes(n, max_batch));
+  }
   MemoryPlan plan = plan_memory(
       g_, order, targets_,
-      [&](const Node& n) -> int64_t { return n.op->role() == OpRole::compute && !is_alias(n) ? int64_t(value_bytes(n, max_batch)) : 0; },
+      [&](const Node& n) -> int64_t {
+        return n.op->role() == OpRole::compute && !is_alias(n) && !is_host(n) ? int64_t(value_bytes(n, max_batch)) : 0;
+      },
       [&](const Node& n) { return is_alias(n) ? n.inputs[0] : kNoNode; }, static_cast<int64_t>(kSliceAlign));
 
   arena_ = Buffer(ctx_, static_cast<VkDeviceSize>(plan.total_bytes), Buffer::Where::device, "activation arena");
@@ -265,10 +301,13 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
   readback_ = Buffer(ctx_, readback, Buffer::Where::host, "readback");
   for (size_t i = 0; i < placeholders_.size(); ++i)
     slot_[static_cast<size_t>(placeholders_[i])] = {feeds_.handle(), feed_offset_[i], value_bytes(g_.node(placeholders_[i]), max_batch)};
+  if (host_bytes) host_ = Buffer(ctx_, host_bytes, Buffer::Where::host, "all-reduce buckets");
   for (const Step& s : steps_)
     if (s.kernel->record)
       slot_[static_cast<size_t>(s.node->id)] = {arena_.handle(), static_cast<VkDeviceSize>(plan.offset[static_cast<size_t>(s.node->id)]),
                                                 value_bytes(*s.node, max_batch)};
+    else if (s.kernel->host)
+      slot_[static_cast<size_t>(s.node->id)] = {host_.handle(), host_offset_[s.node->id], value_bytes(*s.node, max_batch)};
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   check(vkCreateFence(ctx_.device(), &fi, nullptr, &fence_), "vkCreateFence");
   if (profiling_requested() && ctx_.limits().timestampComputeAndGraphics) {
@@ -299,7 +338,7 @@ VulkanExecutable::~VulkanExecutable() {
     vkDestroyQueryPool(ctx_.device(), queries_, nullptr);
   }
   for (auto& [b, r] : recorded_) {
-    vkFreeCommandBuffers(ctx_.device(), backend_.command_pool(), 1, &r.cmd);
+    vkFreeCommandBuffers(ctx_.device(), backend_.command_pool(), static_cast<uint32_t>(r.cmds.size()), r.cmds.data());
     vkDestroyDescriptorPool(ctx_.device(), r.pool, nullptr);
   }
   vkDestroyFence(ctx_.device(), fence_, nullptr);
@@ -315,16 +354,21 @@ VulkanExecutable::Recorded& VulkanExecutable::recorded(int64_t batch) {
   pi.poolSizeCount = 1;
   pi.pPoolSizes = &size;
   check(vkCreateDescriptorPool(ctx_.device(), &pi, nullptr, &r.pool), "vkCreateDescriptorPool");
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = backend_.command_pool();
-  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 1;
-  check(vkAllocateCommandBuffers(ctx_.device(), &ai, &r.cmd), "vkAllocateCommandBuffers");
-
-  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  check(vkBeginCommandBuffer(r.cmd, &bi), "vkBeginCommandBuffer");
+  auto begin = [&] {
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = backend_.command_pool();
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    check(vkAllocateCommandBuffers(ctx_.device(), &ai, &cmd), "vkAllocateCommandBuffers");
+    r.cmds.push_back(cmd);
+    VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    return cmd;
+  };
+  VkCommandBuffer cmd = begin();
   const Slice dummy{status_.handle(), 0, 4};
-  CommandRecorder rec(ctx_, backend_.pipelines(), r.cmd, r.pool, dummy);
+  CommandRecorder rec(ctx_, backend_.pipelines(), cmd, r.pool, dummy);
   KernelArgs a;
   a.graph = &g_;
   a.batch = batch;
@@ -332,11 +376,33 @@ VulkanExecutable::Recorded& VulkanExecutable::recorded(int64_t batch) {
   a.scratch = {scratch_.handle(), 0, scratch_.bytes()};
   std::vector<Slice> slot = slot_;  // aliases resolved per recording
   if (queries_) {
-    vkCmdResetQueryPool(r.cmd, queries_, 0, static_cast<uint32_t>(steps_.size() + 1));
-    vkCmdWriteTimestamp(r.cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
+    vkCmdResetQueryPool(cmd, queries_, 0, static_cast<uint32_t>(steps_.size() + 1));
+    vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
   }
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Node& n = *steps_[k].node;
+    if (const KernelEntry& e = *steps_[k].kernel; e.host) {
+      // The device's part: gather the inputs into the host-visible output.
+      if (e.gather_from) {
+        VkDeviceSize at = 0;
+        for (size_t i = static_cast<size_t>(e.gather_from(n)); i < n.inputs.size(); ++i) {
+          const Slice& src = slot[static_cast<size_t>(n.inputs[i])];
+          const VkDeviceSize bytes = value_bytes(g_.node(n.inputs[i]), batch);
+          const Slice& dst = slot[static_cast<size_t>(n.id)];
+          rec.copy({src.buffer, src.offset, bytes}, {dst.buffer, dst.offset + at, bytes});
+          at += bytes;
+        }
+      }
+      barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+              VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+      check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+      r.host_after.push_back(k);
+      // The host's part runs between the two buffers; the next one starts after it.
+      cmd = begin();
+      rec.set_command_buffer(cmd);
+      if (queries_) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, static_cast<uint32_t>(k + 1));
+      continue;
+    }
     struct Stamp {  // closes step k's interval, whichever way the step ends
       VkCommandBuffer cmd;
       VkQueryPool q;
@@ -344,7 +410,7 @@ VulkanExecutable::Recorded& VulkanExecutable::recorded(int64_t batch) {
       ~Stamp() {
         if (q) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, q, index);
       }
-    } stamp{r.cmd, queries_, static_cast<uint32_t>(k + 1)};
+    } stamp{cmd, queries_, static_cast<uint32_t>(k + 1)};
     if (!steps_[k].kernel->record) {
       slot[static_cast<size_t>(n.id)] = slot[static_cast<size_t>(n.inputs[0])];
       continue;
@@ -356,16 +422,16 @@ VulkanExecutable::Recorded& VulkanExecutable::recorded(int64_t batch) {
     steps_[k].kernel->record(a);
   }
   // The targets go to host-visible memory for fetch().
-  barrier(r.cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
+  barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_WRITE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
   for (NodeId t : targets_) {
     const Slice& s = slot[static_cast<size_t>(t)];
     const VkDeviceSize bytes = value_bytes(g_.node(t), batch);
     if (!bytes || s.buffer == VK_NULL_HANDLE) continue;
     VkBufferCopy region{s.offset, readback_offset_[t], bytes};
-    vkCmdCopyBuffer(r.cmd, s.buffer, readback_.handle(), 1, &region);
+    vkCmdCopyBuffer(cmd, s.buffer, readback_.handle(), 1, &region);
   }
-  barrier(r.cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
-  check(vkEndCommandBuffer(r.cmd), "vkEndCommandBuffer");
+  barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+  check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
   return recorded_.emplace(batch, r).first->second;
 }
 
@@ -376,19 +442,22 @@ void VulkanExecutable::run(std::span<const Feed> feeds) {
                 value_bytes(g_.node(placeholders_[i]), batch));
   std::memset(status_.mapped(), 0, status_.bytes());
   Recorded& r = recorded(batch);
-  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-  si.commandBufferCount = 1;
-  si.pCommandBuffers = &r.cmd;
-  VkResult submitted = injected_step_fault();
-  if (submitted == VK_SUCCESS) submitted = vkQueueSubmit(ctx_.queue(), 1, &si, fence_);
-  check(submitted, "vkQueueSubmit");
-  constexpr uint64_t kTimeoutNs = 600ull * 1000 * 1000 * 1000;  // a step that takes 10 minutes is a hung device
-  const VkResult w = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, kTimeoutNs);
-  if (w == VK_TIMEOUT) throw BackendError("vulkan: the device did not finish a step within 10 minutes (hung?)");
-  check(w, "vkWaitForFences (running a step)");
-  vkResetFences(ctx_.device(), 1, &fence_);
-  if (queries_) accumulate_profile();
   batch_ = batch;
+  for (size_t i = 0; i < r.cmds.size(); ++i) {
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &r.cmds[i];
+    VkResult submitted = i == 0 ? injected_step_fault() : VK_SUCCESS;
+    if (submitted == VK_SUCCESS) submitted = vkQueueSubmit(ctx_.queue(), 1, &si, fence_);
+    check(submitted, "vkQueueSubmit");
+    constexpr uint64_t kTimeoutNs = 600ull * 1000 * 1000 * 1000;  // a step that takes 10 minutes is a hung device
+    const VkResult w = vkWaitForFences(ctx_.device(), 1, &fence_, VK_TRUE, kTimeoutNs);
+    if (w == VK_TIMEOUT) throw BackendError("vulkan: the device did not finish a step within 10 minutes (hung?)");
+    check(w, "vkWaitForFences (running a step)");
+    vkResetFences(ctx_.device(), 1, &fence_);
+    if (i < r.host_after.size()) run_host_step(r.host_after[i]);
+  }
+  if (queries_) accumulate_profile();
   ran_ = true;
   const auto* status = static_cast<const char*>(status_.mapped());
   for (size_t k = 0; k < steps_.size(); ++k) {
@@ -398,6 +467,23 @@ void VulkanExecutable::run(std::span<const Feed> feeds) {
       throw BackendError("vulkan: " + g_.describe(steps_[k].node->id) + ": " +
                          (steps_[k].kernel->status_error ? steps_[k].kernel->status_error : "the kernel reported bad input"));
   }
+}
+
+void VulkanExecutable::run_host_step(size_t k) {
+  const Node& n = *steps_[k].node;
+  HostArgs a;
+  a.graph = &g_;
+  a.node = &n;
+  a.batch = batch_;
+  a.comm = &backend_.comm();
+  a.out = reinterpret_cast<float*>(static_cast<char*>(host_.mapped()) + host_offset_.at(n.id));
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const NodeId in = n.inputs[i];
+    if (auto h = host_offset_.find(in); h != host_offset_.end()) a.in[i] = static_cast<const char*>(host_.mapped()) + h->second;
+    for (size_t p = 0; p < placeholders_.size(); ++p)
+      if (placeholders_[p] == in) a.in[i] = static_cast<const char*>(feeds_.mapped()) + feed_offset_[p];
+  }
+  steps_[k].kernel->host(a);
 }
 
 void VulkanExecutable::fetch(NodeId target, std::span<float> out) const {
@@ -415,7 +501,8 @@ void VulkanExecutable::fetch(NodeId target, std::span<float> out) const {
 
 const KernelEntry* find_kernel(std::string_view op) {
   static const KernelTable tables[] = {conv_kernels(),        dense_kernels(),   pool_kernels(),
-                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels()};
+                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels(),
+                                       comm_kernels()};
   for (const KernelTable& t : tables)
     for (const KernelEntry* e = t.begin; e != t.end; ++e)
       if (e->op == op) return e;
