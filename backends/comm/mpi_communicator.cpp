@@ -78,8 +78,16 @@ class MpiWorld final : public Communicator {
     check(MPI_Bcast(data.data(), count(data.size()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
   }
   void barrier() override {
+    // Polled with sleeps: MPI_Barrier spins, and a rank waiting here (while
+    // rank 0 measures inference, say) would take a core from the others.
     const auto lock = exclusive();
-    check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");
+    MPI_Request r;
+    check(MPI_Ibarrier(MPI_COMM_WORLD, &r), "MPI_Ibarrier");
+    for (int done = 0;;) {
+      check(MPI_Test(&r, &done, MPI_STATUS_IGNORE), "MPI_Test (barrier)");
+      if (done) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
   }
 
   void start_allreduce(int tag, std::span<float> data) override {
