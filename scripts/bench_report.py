@@ -7,7 +7,8 @@ Runs, each with --benchmark_format=json, the roofline (bench_roofline: sgemm and
 bench_ops and bench_train on the cpu and vulkan backends; then the peers, each when it can
 run here (else a line saying why it was skipped): our `mnist train`, PyTorch
 (../shared/peers/torch_mnist_cnn.py), libtorch (built once by build_libtorch_peer.sh into
-<build>/peers/) and onnxruntime-node (installed from the npm cache only; there is no network).
+<build>/peers/) and onnxruntime-node (from the npm registry, by scripts/install_onnxruntime.sh into
+build/onnxruntime; skipped, with npm's reason, when it cannot be installed).
 
 Writes bench/results/<date>-<host>.md (tables: op x backend with time, GFLOP/s, the fraction
 of the sgemm 2048^3 peak and of the FMA peak, and the Vulkan/CPU ratio; the peers' images/s and
@@ -203,33 +204,32 @@ def run_peers(a, build, data, peers_dir, limit, peers):
 
 
 def run_onnx(a, data, onnx_dir, py, peers):
-    """onnxruntime-node, per ../shared/peers/onnx/README.md, from the npm cache only."""
+    """onnxruntime-node, per ../shared/peers/onnx/README.md, installed by scripts/install_onnxruntime.sh."""
     name = 'onnxruntime-node (inference)'
-    if not shutil.which('node') or not shutil.which('npm'):
-        peers.append({'name': name, 'skipped': 'node or npm not installed'})
+    if not shutil.which('node'):
+        peers.append({'name': name, 'skipped': 'node is not installed (Debian: nodejs)'})
         return
     if not py:
         peers.append({'name': name, 'skipped': 'the ONNX export needs python3-torch'})
         return
-    work = Path(tempfile.mkdtemp(prefix='gg_ort_'))
-    env = dict(os.environ, ONNXRUNTIME_NODE_INSTALL='skip')
-    run(['npm', 'init', '-y'], 60, cwd=work)
-    install = ['npm', 'install', '--offline', '--no-audit', '--no-fund', 'onnxruntime-node']
+    ort_dir = ROOT / 'build' / 'onnxruntime'
+    install = [ROOT / 'scripts' / 'install_onnxruntime.sh', ort_dir]
     log('onnxruntime: ' + shell(install))
-    rc, out, err, _ = run(install, 120, cwd=work, env=env)
+    rc, out, err, _ = run(install, 240)  # quiet and quick when already there; npm's own timeout is 180 s
     if rc != 0:
-        reason = next((l for l in err.splitlines() if 'ENOTCACHED' in l or 'only-if-cached' in l), None)
-        peers.append({'name': name, 'command': shell(install),
-                      'skipped': 'onnxruntime-node is not in the npm cache (~/.npm) and there is no network: '
-                                 + (reason.strip() if reason else why(rc, err))})
-        shutil.rmtree(work, ignore_errors=True)
+        peers.append({'name': name, 'command': shell(install), 'skipped': 'cannot install onnxruntime-node: ' + why(rc, err)})
         return
+    # ort_bench.mjs imports onnxruntime-node (an ES import, which ignores NODE_PATH): it runs from a
+    # scratch folder whose node_modules is the installed one; NODE_PATH serves its require().
+    work = Path(tempfile.mkdtemp(prefix='gg_ort_'))
+    (work / 'node_modules').symlink_to(ort_dir / 'node_modules')
     shutil.copy(onnx_dir / 'ort_bench.mjs', work)
+    env = dict(os.environ, NODE_PATH=str(ort_dir / 'node_modules'))
     export = [py, onnx_dir / 'export_onnx.py', '--data', data, '--out', work / 'mnist_cnn.onnx', '--threads', a.threads,
               '--train-images', 2000 if a.quick else 10000, '--bench']
     e = peer_run('PyTorch (python), by ort_bench rules', export, 600, peers)
     if e.get('result') is not None:
-        peer_run(name, ['node', 'ort_bench.mjs', 'mnist_cnn.onnx', data, a.threads], 600, peers, cwd=work)
+        peer_run(name, ['node', 'ort_bench.mjs', 'mnist_cnn.onnx', data, a.threads], 600, peers, cwd=work, env=env)
     shutil.rmtree(work, ignore_errors=True)
 
 

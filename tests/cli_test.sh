@@ -66,11 +66,17 @@ fi
 expect "plot-with missing"    nonzero "--plot-with $tmp/none.json: no such file" -- "$mnist" train --data "$data" --epochs 1 --plot "$tmp/c4.png" --plot-with "$tmp/none.json"
 expect "plot-with needs plot" nonzero "--plot"                    -- "$mnist" train --data "$data" --epochs 1 --plot-with "$tmp/c1.json"
 
-# export --onnx: the trained net as ONNX, valid for onnx.checker and predicting as we do (tests/onnx_check.py).
+# predict --count: several images in batches, one JSON line each (what the ONNX checks compare with).
+expect "predict --count"      0       '^\{"index":2,.*"actual":1\}$' -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 0 --count 3 --json
+expect "predict --count 0"    nonzero "--count 0"                  -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --count 0
+expect "predict count past data" nonzero "--index 9990 --count 11" -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 9990 --count 11
+
+# export --onnx: the trained net as ONNX, valid for onnx.checker (tests/onnx_check.py) and predicting as we do
+# in onnxruntime (tests/onnx_ort_check.mjs).
 if "$mnist" export --help > /dev/null 2>&1 && ! "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx" 2>&1 | grep -q "built without ONNX"; then
   expect "export onnx"        0       "wrote $tmp/m.onnx \(ONNX opset 13: 10 nodes" -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx"
   if /usr/bin/python3 -c "import onnx, numpy" 2>/dev/null; then
-    # onnx.checker always; the predictions too where onnxruntime or torch can run the model (else a skip line).
+    # onnx.checker always; the predictions too where Python's onnxruntime or torch can run the model (else a skip line).
     # (env -u LD_PRELOAD: the sanitizer run preloads lavapipe, which has no business inside Python.)
     expect "onnx model is valid and predicts as we do" 0 "onnx.checker: .* is valid" -- env -u LD_PRELOAD /usr/bin/python3 "$tests/onnx_check.py" "$tmp/m.onnx" "$data" "$mnist" "$tmp/w.ckpt" 20
     grep -E "onnx_check|onnxruntime" "$tmp/last.out" | sed 's/^/     /'
@@ -79,6 +85,25 @@ if "$mnist" export --help > /dev/null 2>&1 && ! "$mnist" export --load "$tmp/w.c
     fi
   else
     echo "skip onnx check: /usr/bin/python3 lacks onnx or numpy (python3-onnx)"
+  fi
+  # onnxruntime itself: npm's onnxruntime-node in build/onnxruntime (or $GG_ONNXRUNTIME_DIR), installed
+  # there by scripts/install_onnxruntime.sh if missing; the model on 1,000 test images must give our
+  # classes and probabilities within 1e-5. A skip line (with the reason) where it cannot be installed.
+  ort_dir=${GG_ONNXRUNTIME_DIR:-$tests/../build/onnxruntime} ort_install=$tests/../scripts/install_onnxruntime.sh
+  if [ ! -x "$ort_install" ]; then
+    ort_status=1 ort_log="$ort_install is missing"
+  else
+    ort_log=$(env -u LD_PRELOAD "$ort_install" "$ort_dir" 2>&1); ort_status=$?
+  fi
+  if [ $ort_status -eq 0 ]; then
+    [ -z "$ort_log" ] || printf '%s\n' "$ort_log" | sed 's/^/     /'
+    expect "predict 1000 images"  0     '^\{"index":999,' -- sh -c '"$1" predict --data "$2" --load "$3" --index 0 --count 1000 --json > "$4" && tail -1 "$4"' \
+      sh "$mnist" "$data" "$tmp/w.ckpt" "$tmp/p1000.jsonl"
+    expect "onnxruntime predicts as we do" 0 "onnxruntime [0-9.]+: 1000 images, same classes as graphgrad, probabilities within" -- \
+      env -u LD_PRELOAD GG_ONNXRUNTIME_DIR="$ort_dir" node "$tests/onnx_ort_check.mjs" "$tmp/m.onnx" "$data" "$tmp/p1000.jsonl" 1000
+    sed 's/^/     /' "$tmp/last.out"
+  else
+    echo "skip onnxruntime check: ${ort_log##*$'\n'}"
   fi
   expect "export missing ckpt" nonzero "$tmp/none.ckpt"           -- "$mnist" export --load "$tmp/none.ckpt" --onnx "$tmp/n.onnx"
   expect "export unwritable"  nonzero "$tmp/no/dir/m.onnx: cannot create" -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/no/dir/m.onnx"

@@ -4,13 +4,17 @@
   onnx_check.py MODEL.onnx MNIST_DIR MNIST_BINARY CHECKPOINT [COUNT=20]
 
 1. onnx.checker (full check, with shape inference) must accept the model.
-2. The model runs on the first COUNT test images in onnxruntime when it can be
-   imported; otherwise (it cannot be installed on Debian without the network)
-   in an independent interpreter of the model's ONNX nodes written with
-   PyTorch's functional ops, and says which it used; with neither, it says
-   that the prediction check was skipped.
-3. Its probabilities must match `mnist predict` image by image: the same
-   predicted class and every probability within 1e-5.
+2. The model runs on the first COUNT test images in onnxruntime's Python
+   module when it can be imported (Debian packages none); otherwise in an
+   independent interpreter of the model's ONNX nodes written with PyTorch's
+   functional ops, and says which it used; with neither, it says that the
+   prediction check was skipped.
+3. Its probabilities must match `mnist predict --count COUNT` image by image:
+   the same predicted class and every probability within 1e-5.
+
+This is the quick check that needs only Debian packages. The check in
+onnxruntime proper is tests/onnx_ort_check.mjs, with onnxruntime-node from the
+npm registry (scripts/install_onnxruntime.sh), on 1,000 images.
 """
 import gzip
 import json
@@ -78,15 +82,16 @@ def main(argv):
         except ImportError:
             print("onnx_check: prediction check skipped: neither onnxruntime nor torch (python3-torch) can be imported")
             return
-        print("onnxruntime: not installed here (not in Debian; the npm package needs the network): "
-              "checking with an interpreter of the ONNX nodes on PyTorch instead")
+        print("onnxruntime: no Python module here (Debian has none; tests/onnx_ort_check.mjs runs npm's "
+              "onnxruntime-node): checking with an interpreter of the ONNX nodes on PyTorch instead")
         theirs, runner = run_with_torch(model, images), "the PyTorch interpreter of the ONNX nodes"
 
+    out = subprocess.run([mnist, "predict", "--data", data, "--load", ckpt, "--index", "0", "--count", str(count), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     worst = 0.0
     for i in range(count):
-        out = subprocess.run([mnist, "predict", "--data", data, "--load", ckpt, "--index", str(i), "--json"],
-                             capture_output=True, text=True, check=True).stdout
-        ours = np.array(json.loads(out.strip().splitlines()[-1])["probabilities"], np.float32)
+        ours = np.array(lines[i]["probabilities"], np.float32)
         if ours.argmax() != theirs[i].argmax():
             sys.exit(f"onnx_check: image {i}: we predict {ours.argmax()}, {runner} {theirs[i].argmax()}")
         worst = max(worst, float(np.abs(ours - theirs[i]).max()))

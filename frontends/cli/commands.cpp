@@ -241,25 +241,36 @@ int evaluate(const CommonOptions& c, const std::string& load) {
   return 0;
 }
 
-int predict(const CommonOptions& c, const std::string& load, int64_t index) {
+int predict(const CommonOptions& c, const std::string& load, int64_t index, int64_t count) {
   const Dataset test_set = load_split(c, "test");
   if (index < 0 || index >= test_set.size())
     throw std::invalid_argument(fmt::format("--index {} is outside the test set (0..{})", index, test_set.size() - 1));
+  if (count < 1) throw std::invalid_argument(fmt::format("--count {}: needs at least 1 image", count));
+  if (count > test_set.size() - index)
+    throw std::invalid_argument(fmt::format("--index {} --count {} runs past the test set ({} images; at most --count {} from there)",
+                                            index, count, test_set.size(), test_set.size() - index));
   auto model = compiled_model(c, test_set.item_shape);
   model->load(load);
-  std::vector<float> image(static_cast<size_t>(test_set.item_floats()));
-  test_set.copy_items(index, 1, image.data());
-  const std::vector<float> p = model->predict(image.data(), 1, 1);
-  const auto predicted = std::max_element(p.begin(), p.end()) - p.begin();
-  const int actual = test_set.y[static_cast<size_t>(index)];
-  if (c.json) {
-    std::cout << nlohmann::ordered_json{{"index", index}, {"probabilities", p}, {"predicted", predicted}, {"actual", actual}}.dump()
-              << std::endl;
-  } else {
-    std::cout << "probabilities: [";
-    for (size_t i = 0; i < p.size(); ++i) std::cout << (i ? " " : "") << fmt::format("{:.8e}", p[i]);
-    std::cout << "]\n" << fmt::format("predicted = {}, actual = {}\n", predicted, actual);
+  std::vector<float> images(static_cast<size_t>(count * test_set.item_floats()));
+  test_set.copy_items(index, count, images.data());
+  const std::vector<float> all = model->predict(images.data(), count, c.batch);  // in batches of --batch
+  const size_t k = all.size() / static_cast<size_t>(count);
+  for (int64_t n = 0; n < count; ++n) {
+    const std::vector<float> p(all.begin() + static_cast<std::ptrdiff_t>(n * k), all.begin() + static_cast<std::ptrdiff_t>((n + 1) * k));
+    const auto predicted = std::max_element(p.begin(), p.end()) - p.begin();
+    const int64_t i = index + n;
+    const int actual = test_set.y[static_cast<size_t>(i)];
+    if (c.json) {
+      std::cout << nlohmann::ordered_json{{"index", i}, {"probabilities", p}, {"predicted", predicted}, {"actual", actual}}.dump()
+                << "\n";
+    } else {
+      if (count > 1) std::cout << fmt::format("image {}:\n", i);
+      std::cout << "probabilities: [";
+      for (size_t j = 0; j < p.size(); ++j) std::cout << (j ? " " : "") << fmt::format("{:.8e}", p[j]);
+      std::cout << "]\n" << fmt::format("predicted = {}, actual = {}\n", predicted, actual);
+    }
   }
+  std::cout << std::flush;
   return 0;
 }
 

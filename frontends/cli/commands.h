@@ -36,7 +36,7 @@ struct TrainOptions {
 
 int train(const CommonOptions& c, const TrainOptions& t);
 int evaluate(const CommonOptions& c, const std::string& load);
-int predict(const CommonOptions& c, const std::string& load, int64_t index);
+int predict(const CommonOptions& c, const std::string& load, int64_t index, int64_t count = 1);
 int samples(const CommonOptions& c, const std::string& out);
 int graph(const CommonOptions& c, bool dot, const std::string& out);
 int export_onnx_model(const CommonOptions& c, const std::string& load, const std::string& onnx_path);

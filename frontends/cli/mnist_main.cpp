@@ -85,11 +85,13 @@ int main(int argc, char** argv) {
   common(eval_cmd);
   eval_cmd->add_option("--load", load, "weights written by train --save")->required();
 
-  int64_t index = 0;
-  auto* predict_cmd = app.add_subcommand("predict", "class probabilities of one test image, as in the tutorial");
+  int64_t index = 0, count = 1;
+  auto* predict_cmd = app.add_subcommand("predict", "class probabilities of test images (one by default), as in the tutorial");
   common(predict_cmd);
   predict_cmd->add_option("--load", load, "weights written by train --save")->required();
   predict_cmd->add_option("--index", index, "test image index")->capture_default_str();
+  predict_cmd->add_option("--count", count, "images --index.. --index+N-1, run in batches of --batch (one JSON line each with --json)")
+      ->capture_default_str();
 
   std::string out;
   auto* samples_cmd = app.add_subcommand("samples", "a 4x16 grid of random training digits as a PNG");
@@ -121,7 +123,7 @@ int main(int argc, char** argv) {
     if (*train_cmd) return train(c, t);
     if (*eval_cmd) return evaluate(c, load);
     if (!root) return 0;  // the rest is one process's work: rank 0 does it
-    if (*predict_cmd) return predict(c, load, index);
+    if (*predict_cmd) return predict(c, load, index, count);
     if (*export_cmd) return export_onnx_model(c, load, onnx_out);
     if (*samples_cmd) return samples(c, out);
     if (*graph_cmd) return graph(c, dot, out);
