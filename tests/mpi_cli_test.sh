@@ -86,5 +86,25 @@ else
   bad "could not find rank 1 of the job to kill (checkpoint written: $([ -s "$tmp/killed.ckpt" ] && echo yes || echo no))"
 fi
 
+# 6. SIGINT to mpirun (a user's Ctrl-C): mpirun sends the ranks SIGTERM and, a moment later, SIGKILL.
+# Caught inside a step, the stop flag (summed every step) stops both ranks at the same step and
+# rank 0 alone names the intact checkpoint; caught during evaluation (which polls no flag), the
+# ranks are killed. Either way the job ends without a hang and the last checkpoint is whole.
+"${np[@]}" 2 "$mnist" train --data "$data" --epochs 50 --train-limit 1024 --batch 64 --save "$tmp/int.ckpt" > "$tmp/int.out" 2>&1 &
+job=$!
+for _ in $(seq 600); do [ -s "$tmp/int.ckpt" ] && break; sleep 0.1; done
+sleep 0.5  # into the next epoch's steps, usually
+kill -INT $job
+for _ in $(seq 240); do kill -0 $job 2>/dev/null || break; sleep 0.5; done
+kill -9 $job 2>/dev/null
+wait $job; status=$?
+cp "$tmp/int.out" "$tmp/last.out"
+stopped=$(grep -c "interrupted during epoch .*the last checkpoint is $tmp/int.ckpt (epoch [0-9]*), intact" "$tmp/int.out")
+if [ $status -ne 0 ] && [ $status -ne 137 ] && [ "$stopped" -le 1 ]; then
+  ok "SIGINT to mpirun ends the job (exit $status): $([ "$stopped" = 1 ] && echo "both ranks stopped at one step, rank 0 named the intact checkpoint" || echo "the ranks were killed outside a step")"
+else bad "SIGINT to mpirun: exit $status, $stopped stop messages"; fi
+run "evaluate after the interrupt" "$mnist" evaluate --data "$data" --load "$tmp/int.ckpt" --json
+if [ $status -eq 0 ] && grep -q test_accuracy "$tmp/last.out"; then ok "the interrupted job's checkpoint evaluates"; else bad "checkpoint after SIGINT (exit $status)"; fi
+
 echo "mpi cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]
