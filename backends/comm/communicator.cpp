@@ -20,8 +20,6 @@ class SingleProcess final : public Communicator {
     ++stats_.operations;
   }
   void wait(int) override {}
-  bool pending() const override { return false; }
-  void progress() override {}
   [[noreturn]] void abort(int code) override { std::exit(code); }
 };
 }  // namespace

@@ -40,12 +40,6 @@ class Communicator {
   // rank must start the same tags in the same order.
   virtual void start_allreduce(int tag, std::span<float> data) = 0;
   virtual void wait(int tag) = 0;
-  // True while a started operation has not been waited for.
-  virtual bool pending() const = 0;
-  // Lets started operations advance (MPI progresses non-blocking collectives
-  // only inside MPI calls): backends call it between nodes while pending().
-  virtual void progress() = 0;
-
   // Ends every process of the job (a rank that cannot go on must not leave the
   // others waiting in a collective). Single process: std::exit(code).
   [[noreturn]] virtual void abort(int code) = 0;

@@ -110,11 +110,6 @@ class MpiWorld final : public Communicator {
     if (!failure_.empty()) throw CommError(failure_);
     stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  bool pending() const override {
-    std::lock_guard lock(queue_mutex_);
-    return !in_flight_.empty();
-  }
-  void progress() override {}  // the communication thread progresses them
   [[noreturn]] void abort(int code) override {
     std::fflush(stdout), std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, code);  // from any thread: the job is ending
