@@ -22,7 +22,7 @@ void expect_ok(const test::GradCheckResult& r) {
 }
 }  // namespace
 
-TEST_CASE("gradcheck conv2d: valid, same, strided, 1x1, with and without bias") {
+TEST_CASE("gradcheck conv2d: valid, same, strided, 1x1, direct, with and without bias") {
   struct Case {
     Shape x, w;
     int stride;
@@ -35,6 +35,9 @@ TEST_CASE("gradcheck conv2d: valid, same, strided, 1x1, with and without bias") 
       {{kBatch, 1, 5, 5}, {2, 1, 3, 3}, 1, ops::Padding::same, false},
       {{kBatch, 3, 4, 5}, {5, 3, 1, 1}, 1, ops::Padding::valid, true},
       {{kBatch, 2, 9, 8}, {3, 2, 4, 3}, 3, ops::Padding::valid, false},
+      // 8+ channels, stride 1: the CPU backend's direct kernels (conv_direct.h)
+      {{kBatch, 8, 6, 5}, {7, 8, 3, 3}, 1, ops::Padding::same, true},
+      {{kBatch, 9, 5, 6}, {8, 9, 2, 3}, 1, ops::Padding::valid, false},
   };
   for (const Case& c : cases)
     for (int64_t batch : {1, 3}) {

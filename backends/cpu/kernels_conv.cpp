@@ -1,7 +1,8 @@
-// conv2d forward and backward on the CPU: per-image im2col + sgemm, images
-// spread over the pool. Per image, y[OC, OH*OW] = W[OC, C*KH*KW] x col, which
-// is already NCHW, so no transpose is needed; col is built in chunks of output
-// rows that fit in L2 (chunk_rows).
+// conv2d forward and backward on the CPU, images spread over the pool.
+// Stride-1 convolutions with enough channels take the direct kernels of
+// conv_direct.h; the rest use per-image im2col + sgemm: per image,
+// y[OC, OH*OW] = W[OC, C*KH*KW] x col, which is already NCHW, so no transpose
+// is needed; col is built in chunks of output rows that fit in L2 (chunk_rows).
 #include <algorithm>
 #include <cstring>
 
@@ -11,6 +12,7 @@
 
 #include <graphgrad/ops/conv_geometry.h>
 
+#include "conv_direct.h"
 #include "gemm.h"
 #include "kernels.h"
 
@@ -123,11 +125,22 @@ size_t col_floats(const ConvGeometry& g) { return static_cast<size_t>(g.col_rows
 size_t aligned(size_t floats) { return (floats + 15) / 16 * 16; }
 
 size_t conv_forward_scratch(const Graph&, const Node& n, int64_t, int threads) {
-  return aligned(col_floats(ops::conv_geometry(n.attrs))) * static_cast<size_t>(threads);
+  const ConvGeometry g = ops::conv_geometry(n.attrs);
+  if (direct::applicable(g)) return direct::forward_scratch(g, threads);
+  return aligned(col_floats(g)) * static_cast<size_t>(threads);
+}
+
+size_t conv_backward_input_scratch(const Graph&, const Node& n, int64_t, int threads) {
+  const ConvGeometry g = ops::conv_geometry(n.attrs);
+  if (direct::applicable(g)) return direct::backward_input_scratch(g, threads);
+  return aligned(col_floats(g)) * static_cast<size_t>(threads);
 }
 
 void conv2d_forward(const KernelArgs& a) {
   const ConvGeometry g = ops::conv_geometry(a.node->attrs);
+  if (direct::applicable(g))
+    return direct::forward(g, a.batch, a.input(0), a.input(1), a.node->inputs.size() == 3 ? a.input(2) : nullptr, a.out,
+                           a.scratch, *a.pool);
   const float* x = a.input(0);
   const float* w = a.input(1);
   const float* b = a.node->inputs.size() == 3 ? a.input(2) : nullptr;
@@ -159,6 +172,7 @@ void conv2d_forward(const KernelArgs& a) {
 // dcol = W^T dy_n, then col2im into dx_n.
 void conv2d_backward_input(const KernelArgs& a) {
   const ConvGeometry g = ops::conv_geometry(a.node->attrs);
+  if (direct::applicable(g)) return direct::backward_input(g, a.batch, a.input(0), a.input(1), a.out, a.scratch, *a.pool);
   const float* dy = a.input(0);
   const float* w = a.input(1);
   const size_t col_size = aligned(col_floats(g));
@@ -178,8 +192,9 @@ void conv2d_backward_input(const KernelArgs& a) {
   });
 }
 
-size_t conv_backward_weight_scratch(const Graph& gr, const Node& n, int64_t mb, int threads) {
+size_t conv_backward_weight_scratch(const Graph&, const Node& n, int64_t, int threads) {
   const ConvGeometry g = ops::conv_geometry(n.attrs);
+  if (direct::applicable(g)) return direct::backward_weight_scratch(g, threads);
   return (aligned(col_floats(g)) + aligned(static_cast<size_t>(g.oc * g.col_rows()))) * static_cast<size_t>(threads);
 }
 
@@ -188,6 +203,7 @@ size_t conv_backward_weight_scratch(const Graph& gr, const Node& n, int64_t mb, 
 // thread count).
 void conv2d_backward_weight(const KernelArgs& a) {
   const ConvGeometry g = ops::conv_geometry(a.node->attrs);
+  if (direct::applicable(g)) return direct::backward_weight(g, a.batch, a.input(0), a.input(1), a.out, a.scratch, *a.pool);
   const float* dy = a.input(0);
   const float* x = a.input(1);
   const size_t col_size = aligned(col_floats(g));
@@ -235,7 +251,7 @@ void bias_grad(const KernelArgs& a) {
 
 const KernelEntry kEntries[] = {
     {"conv2d", conv2d_forward, conv_forward_scratch},
-    {"conv2d_backward_input", conv2d_backward_input, conv_forward_scratch},
+    {"conv2d_backward_input", conv2d_backward_input, conv_backward_input_scratch},
     {"conv2d_backward_weight", conv2d_backward_weight, conv_backward_weight_scratch},
     {"bias_grad", bias_grad, nullptr},
 };

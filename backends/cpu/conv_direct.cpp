@@ -1,0 +1,349 @@
+// Direct stride-1 convolution kernels (see conv_direct.h for the "wide"
+// output they compute). The micro-kernels are compiled for AVX2+FMA with a
+// target attribute and chosen at run time, so the rest of the backend needs
+// no special flags.
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GG_DIRECT_CONV 1
+#include <immintrin.h>
+#define GG_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define GG_DIRECT_CONV 0
+#endif
+
+namespace gg::cpu::direct {
+namespace {
+using ops::ConvGeometry;
+
+constexpr int64_t kRows = 6;       // output channels per register tile
+constexpr int64_t kTileQ = 16;     // output positions per register tile (2 AVX vectors)
+constexpr int64_t kPrefetch = 64;  // floats ahead of the tile to prefetch the input's newest row
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+size_t aligned(int64_t floats) { return static_cast<size_t>(round_up(floats, 16)); }  // 64-byte multiples
+
+// A padded plane set: ch planes of hp x wp floats, followed by `slack` floats
+// that the last tile's vector loads may read (their results land in garbage
+// columns; the slack is zeroed so they stay finite).
+struct Padded {
+  int64_t ch = 0, hp = 0, wp = 0, nq = 0, nq_tiles = 0, slack = 0;
+  int64_t plane() const { return hp * wp; }
+  int64_t floats() const { return ch * plane() + slack; }
+};
+
+// The input of a valid kh x kw convolution with `out_h` output rows over
+// planes of width wp: nq = out_h * wp wide outputs, rounded up to whole tiles.
+Padded padded(int64_t ch, int64_t hp, int64_t wp, int64_t out_h, int64_t kw) {
+  Padded p{ch, hp, wp, out_h * wp, 0, 0};
+  p.nq_tiles = round_up(p.nq, kTileQ);
+  // The furthest load reads index ch*plane + (nq_tiles - nq) + kw - 2.
+  p.slack = p.nq_tiles - p.nq + kw + 16;
+  return p;
+}
+
+// Forward: the input padded by the conv's own padding.
+Padded forward_input(const ConvGeometry& g) { return padded(g.c, g.oh + g.kh - 1, g.ow + g.kw - 1, g.oh, g.kw); }
+// Input gradient: dy padded to a "full" convolution, whose valid output is dx.
+Padded backward_input_dy(const ConvGeometry& g) { return padded(g.oc, g.h + g.kh - 1, g.w + g.kw - 1, g.h, g.kw); }
+
+// dst = src (ch planes of h x w) placed at (top, left) in p's planes, zero elsewhere.
+void pad_planes(const float* src, int64_t h, int64_t w, int64_t top, int64_t left, const Padded& p, float* dst) {
+  for (int64_t c = 0; c < p.ch; ++c)
+    for (int64_t r = 0; r < p.hp; ++r) {
+      float* row = dst + c * p.plane() + r * p.wp;
+      const int64_t sr = r - top;
+      if (sr < 0 || sr >= h) {
+        std::memset(row, 0, static_cast<size_t>(p.wp) * sizeof(float));
+        continue;
+      }
+      std::memset(row, 0, static_cast<size_t>(left) * sizeof(float));
+      std::memcpy(row + left, src + (c * h + sr) * w, static_cast<size_t>(w) * sizeof(float));
+      std::memset(row + left + w, 0, static_cast<size_t>(p.wp - left - w) * sizeof(float));
+    }
+  std::memset(dst + p.ch * p.plane(), 0, static_cast<size_t>(p.slack) * sizeof(float));
+}
+
+// Weights packed for the valid kernel: blocks of kRows output channels, each
+// [kh][kw][cin][rows] so a tile broadcasts its rows' weights from one line.
+// tap(o, ci, i, j) gives the weight of output channel o, input channel ci, tap (i, j).
+template <class Tap>
+void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, Tap tap, float* packed) {
+  for (int64_t o0 = 0; o0 < cout; o0 += kRows) {
+    const int64_t rows = std::min(kRows, cout - o0);
+    float* block = packed + o0 * cin * kh * kw;
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j)
+        for (int64_t ci = 0; ci < cin; ++ci)
+          for (int64_t r = 0; r < rows; ++r) *block++ = tap(o0 + r, ci, i, j);
+  }
+}
+
+// out[o][q] for q in [0, in.nq) (in wide form, row stride in.wp; columns past
+// the valid width are garbage) = sum over taps and input channels.
+void copy_out(const float* wide, const Padded& in, int64_t cout, int64_t out_h, int64_t out_w, const float* bias,
+              float* out) {
+  for (int64_t o = 0; o < cout; ++o) {
+    const float b = bias ? bias[o] : 0.0f;
+    for (int64_t r = 0; r < out_h; ++r) {
+      const float* src = wide + o * in.nq_tiles + r * in.wp;
+      float* dst = out + (o * out_h + r) * out_w;
+      for (int64_t k = 0; k < out_w; ++k) dst[k] = src[k] + b;
+    }
+  }
+}
+
+#if GG_DIRECT_CONV
+// One register tile of the valid conv: R output channels x 16 positions,
+// summed over every tap and input channel. 2R accumulators + 2 input vectors
+// + 1 broadcast weight stay in the 16 ymm registers for R = 6.
+template <int R>
+GG_AVX2 void valid_tile(const float* x, int64_t cin, int64_t plane, int64_t wp, int64_t kh, int64_t kw,
+                        const float* w, float* y, int64_t ldy) {
+  __m256 lo[R], hi[R];  // two 1-D arrays: GCC keeps these in registers (a 2-D one it spilled)
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < kh; ++i)
+    for (int64_t j = 0; j < kw; ++j) {
+      const float* xs = x + i * wp + j;
+      for (int64_t c = 0; c < cin; ++c) {
+        const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256 wr = _mm256_broadcast_ss(w + r);
+          lo[r] = _mm256_fmadd_ps(wr, x0, lo[r]);
+          hi[r] = _mm256_fmadd_ps(wr, x1, hi[r]);
+        }
+        xs += plane;
+        w += R;
+      }
+    }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    _mm256_storeu_ps(y + r * ldy, lo[r]);
+    _mm256_storeu_ps(y + r * ldy + 8, hi[r]);
+  }
+}
+
+// wide[o][q] for all cout rows (row stride in.nq_tiles) of one padded image.
+GG_AVX2 void valid_conv(const float* x, const Padded& in, const float* packed, int64_t cout, int64_t kh, int64_t kw,
+                        float* wide) {
+  const int64_t taps = in.ch * kh * kw;
+  for (int64_t q0 = 0; q0 < in.nq_tiles; q0 += kTileQ) {
+    // The tile's newest input row, a few tiles ahead, for every channel: the
+    // hardware prefetcher does not follow this many strided streams.
+    for (int64_t c = 0; c < in.ch; ++c)
+      _mm_prefetch(reinterpret_cast<const char*>(x + c * in.plane() + q0 + (kh - 1) * in.wp + kPrefetch), _MM_HINT_T0);
+    for (int64_t o0 = 0; o0 < cout; o0 += kRows) {
+      const float* w = packed + o0 * taps;
+      float* y = wide + o0 * in.nq_tiles + q0;
+      const float* xq = x + q0;
+      switch (std::min(kRows, cout - o0)) {
+        case 6: valid_tile<6>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        case 5: valid_tile<5>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        case 4: valid_tile<4>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        case 3: valid_tile<3>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        case 2: valid_tile<2>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        default: valid_tile<1>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+      }
+    }
+  }
+}
+
+GG_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// dw[o][col] += sum_q dy[o][q] * x[col's offset + q] for R output channels
+// and V weight columns (taps), vectors along q.
+template <int R, int V>
+GG_AVX2 void weight_tile(const float* dy, int64_t ldy, const float* const* xcol, int64_t nq8, float* dw, int64_t ldw) {
+  // One 1-D array per column (see valid_tile: GCC spills 2-D ones).
+  __m256 a0[R], a1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
+  const float* x0p = xcol[0];
+  const float* x1p = V == 2 ? xcol[1] : xcol[0];
+  for (int64_t q = 0; q < nq8; q += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x0p + q);
+    const __m256 x1 = V == 2 ? _mm256_loadu_ps(x1p + q) : x0;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 d = _mm256_loadu_ps(dy + r * ldy + q);
+      a0[r] = _mm256_fmadd_ps(d, x0, a0[r]);
+      if constexpr (V == 2) a1[r] = _mm256_fmadd_ps(d, x1, a1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    dw[r * ldw] += hsum(a0[r]);
+    if constexpr (V == 2) dw[r * ldw + 1] += hsum(a1[r]);
+  }
+}
+
+template <int V>
+GG_AVX2 void weight_tile_rows(int64_t rows, const float* dy, int64_t ldy, const float* const* xcol, int64_t nq8,
+                              float* dw, int64_t ldw) {
+  switch (rows) {
+    case 6: weight_tile<6, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    case 5: weight_tile<5, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    case 4: weight_tile<4, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    case 3: weight_tile<3, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    case 2: weight_tile<2, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    default: weight_tile<1, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+  }
+}
+
+// dw[OC][C*KH*KW] += dy_wide (x) the padded image x, for one image.
+GG_AVX2 void weight_grad(const float* dy_wide, int64_t ldy, int64_t nq8, const float* x, const Padded& in, int64_t oc,
+                         int64_t kh, int64_t kw, float* dw) {
+  const int64_t cols = in.ch * kh * kw;
+  for (int64_t o0 = 0; o0 < oc; o0 += kRows) {
+    const int64_t rows = std::min(kRows, oc - o0);
+    for (int64_t col = 0; col < cols; col += 2) {
+      const float* xcol[2];
+      for (int64_t v = 0; v < 2 && col + v < cols; ++v) {
+        const int64_t c = (col + v) / (kh * kw), tap = (col + v) % (kh * kw);
+        xcol[v] = x + c * in.plane() + (tap / kw) * in.wp + tap % kw;
+      }
+      if (col + 1 < cols)
+        weight_tile_rows<2>(rows, dy_wide + o0 * ldy, ldy, xcol, nq8, dw + o0 * cols + col, cols);
+      else
+        weight_tile_rows<1>(rows, dy_wide + o0 * ldy, ldy, xcol, nq8, dw + o0 * cols + col, cols);
+    }
+  }
+}
+#else
+void valid_conv(const float*, const Padded&, const float*, int64_t, int64_t, int64_t, float*) {}
+void weight_grad(const float*, int64_t, int64_t, const float*, const Padded&, int64_t, int64_t, int64_t, float*) {}
+#endif
+
+// dy[OC][OH][OW] in wide form: row stride wp, zero in the garbage columns and
+// up to nq8 (so the weight kernel's sums see exactly the valid outputs).
+void widen(const float* dy, const ConvGeometry& g, int64_t wp, int64_t nq8, float* wide) {
+  for (int64_t o = 0; o < g.oc; ++o) {
+    float* row = wide + o * nq8;
+    for (int64_t r = 0; r < g.oh; ++r) {
+      std::memcpy(row + r * wp, dy + (o * g.oh + r) * g.ow, static_cast<size_t>(g.ow) * sizeof(float));
+      std::memset(row + r * wp + g.ow, 0, static_cast<size_t>(wp - g.ow) * sizeof(float));
+    }
+    std::memset(row + g.oh * wp, 0, static_cast<size_t>(nq8 - g.oh * wp) * sizeof(float));
+  }
+}
+
+int64_t wide_q8(const ConvGeometry& g) { return round_up(g.oh * (g.ow + g.kw - 1), 8); }
+
+}  // namespace
+
+bool supported() {
+#if GG_DIRECT_CONV
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+bool applicable(const ConvGeometry& g) {
+  const int64_t pad_bottom = g.oh + g.kh - 1 - g.h - g.pad_top;
+  const int64_t pad_right = g.ow + g.kw - 1 - g.w - g.pad_left;
+  const bool pads_in_window = g.pad_top >= 0 && g.pad_left >= 0 && pad_bottom >= 0 && pad_right >= 0 &&
+                              g.pad_top < g.kh && g.pad_left < g.kw && pad_bottom < g.kh && pad_right < g.kw;
+  // Few input channels (conv2d_1: one) leave the tile's loop too short to pay
+  // for the wide columns; im2col with a K of C*KH*KW does better there. A 1x1
+  // window needs no im2col at all: the sgemm path takes it.
+  return supported() && g.stride == 1 && pads_in_window && g.c >= 8 && g.oc >= 8 && g.kh * g.kw > 1;
+}
+
+size_t forward_scratch(const ConvGeometry& g, int threads) {
+  const Padded in = forward_input(g);
+  return aligned(g.oc * g.col_rows()) + (aligned(in.floats()) + aligned(g.oc * in.nq_tiles)) * static_cast<size_t>(threads);
+}
+
+size_t backward_input_scratch(const ConvGeometry& g, int threads) {
+  const Padded in = backward_input_dy(g);
+  return aligned(g.oc * g.col_rows()) + (aligned(in.floats()) + aligned(g.c * in.nq_tiles)) * static_cast<size_t>(threads);
+}
+
+size_t backward_weight_scratch(const ConvGeometry& g, int threads) {
+  const Padded in = forward_input(g);
+  return (aligned(in.floats()) + aligned(g.oc * wide_q8(g)) + aligned(g.oc * g.col_rows())) *
+         static_cast<size_t>(threads);
+}
+
+void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* w, const float* b, float* y,
+             float* scratch, ThreadPool& pool) {
+  const Padded in = forward_input(g);
+  float* packed = scratch;
+  pack_weights(g.oc, g.c, g.kh, g.kw, [&](int64_t o, int64_t c, int64_t i, int64_t j) {
+    return w[((o * g.c + c) * g.kh + i) * g.kw + j];
+  }, packed);
+  float* per_thread = scratch + aligned(g.oc * g.col_rows());
+  const size_t stride = aligned(in.floats()) + aligned(g.oc * in.nq_tiles);
+  pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
+    float* xp = per_thread + stride * static_cast<size_t>(t);
+    float* wide = xp + aligned(in.floats());
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_planes(x + n * g.c * g.h * g.w, g.h, g.w, g.pad_top, g.pad_left, in, xp);
+      valid_conv(xp, in, packed, g.oc, g.kh, g.kw, wide);
+      copy_out(wide, in, g.oc, g.oh, g.ow, b, y + n * g.oc * g.out_pixels());
+    }
+  });
+}
+
+void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const float* w, float* dx, float* scratch,
+                    ThreadPool& pool) {
+  // dx[c][iy][ix] = sum over o, i, j of w[o][c][i][j] dy[o][iy + pt - i][ix + pl - j]: a valid
+  // convolution of dy padded by (KH-1-pt, KW-1-pl) with the window flipped and
+  // its channel axes swapped.
+  const Padded in = backward_input_dy(g);
+  float* packed = scratch;
+  pack_weights(g.c, g.oc, g.kh, g.kw, [&](int64_t c, int64_t o, int64_t i, int64_t j) {
+    return w[((o * g.c + c) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
+  }, packed);
+  float* per_thread = scratch + aligned(g.oc * g.col_rows());
+  const size_t stride = aligned(in.floats()) + aligned(g.c * in.nq_tiles);
+  pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
+    float* dyp = per_thread + stride * static_cast<size_t>(t);
+    float* wide = dyp + aligned(in.floats());
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_planes(dy + n * g.oc * g.out_pixels(), g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
+      valid_conv(dyp, in, packed, g.c, g.kh, g.kw, wide);
+      copy_out(wide, in, g.c, g.h, g.w, nullptr, dx + n * g.c * g.h * g.w);
+    }
+  });
+}
+
+void backward_weight(const ConvGeometry& g, int64_t batch, const float* dy, const float* x, float* dw, float* scratch,
+                     ThreadPool& pool) {
+  const Padded in = forward_input(g);
+  const int64_t nq8 = wide_q8(g);
+  const size_t dw_size = static_cast<size_t>(g.oc * g.col_rows());
+  const size_t stride = aligned(in.floats()) + aligned(g.oc * nq8) + aligned(g.oc * g.col_rows());
+  const int threads = pool.size();
+  for (int t = 0; t < threads; ++t) std::fill_n(scratch + stride * static_cast<size_t>(t) + stride - aligned(g.oc * g.col_rows()), dw_size, 0.0f);
+  pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
+    float* xp = scratch + stride * static_cast<size_t>(t);
+    float* dy_wide = xp + aligned(in.floats());
+    float* partial = dy_wide + aligned(g.oc * nq8);
+    for (int64_t n = n0; n < n1; ++n) {
+      pad_planes(x + n * g.c * g.h * g.w, g.h, g.w, g.pad_top, g.pad_left, in, xp);
+      widen(dy + n * g.oc * g.out_pixels(), g, in.wp, nq8, dy_wide);
+      weight_grad(dy_wide, nq8, nq8, xp, in, g.oc, g.kh, g.kw, partial);
+    }
+  });
+  const auto partial = [&](int t) { return scratch + stride * static_cast<size_t>(t) + stride - aligned(g.oc * g.col_rows()); };
+  std::copy_n(partial(0), dw_size, dw);
+  for (int t = 1; t < threads; ++t) {
+    const float* p = partial(t);
+    for (size_t i = 0; i < dw_size; ++i) dw[i] += p[i];
+  }
+}
+
+}  // namespace gg::cpu::direct

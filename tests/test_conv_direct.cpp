@@ -1,0 +1,141 @@
+// The CPU backend's direct convolution kernels (backends/cpu/conv_direct.h)
+// against a plain double-precision convolution: forward, input gradient and
+// weight gradient, over geometries that hit every register-tile tail (output
+// channel counts that are not multiples of 6, widths whose wide rows end
+// mid-tile), 'same' padding (even windows pad unevenly), batch 1 and batches
+// split over 1-3 threads. The gradient checks cover the same path through the
+// graph; these pin the kernels down tightly and name the element at fault.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu/conv_direct.h"
+#include "cpu/thread_pool.h"
+
+namespace {
+using gg::ops::ConvGeometry;
+
+struct Geometry {
+  int64_t c, h, w, oc, kh, kw, pad_top, pad_left, pad_bottom, pad_right;
+};
+
+ConvGeometry geometry(const Geometry& s) {
+  ConvGeometry g;
+  g.c = s.c, g.h = s.h, g.w = s.w, g.oc = s.oc, g.kh = s.kh, g.kw = s.kw;
+  g.pad_top = s.pad_top, g.pad_left = s.pad_left, g.stride = 1;
+  g.oh = s.h + s.pad_top + s.pad_bottom - s.kh + 1;
+  g.ow = s.w + s.pad_left + s.pad_right - s.kw + 1;
+  return g;
+}
+
+std::vector<float> random_values(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// x at (n, c, iy, ix), zero outside the image (the padding).
+double at(const std::vector<float>& x, const ConvGeometry& g, int64_t n, int64_t c, int64_t iy, int64_t ix) {
+  if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) return 0.0;
+  return x[static_cast<size_t>(((n * g.c + c) * g.h + iy) * g.w + ix)];
+}
+
+// Every element within 1e-5 of the double-precision reference, relative to the
+// largest reference magnitude; names the first one that is not.
+void expect_close(const std::string& what, const std::vector<float>& got, const std::vector<double>& want) {
+  REQUIRE(got.size() == want.size());
+  double scale = 1e-30;
+  for (double v : want) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < got.size(); ++i)
+    if (!(std::fabs(got[i] - want[i]) <= 1e-5 * scale)) {
+      FAIL(what << " element " << i << ": " << got[i] << " vs reference " << want[i]);
+      return;
+    }
+}
+
+void check(const Geometry& s, int64_t batch, int threads) {
+  const ConvGeometry g = geometry(s);
+  INFO("C=" << s.c << " H=" << s.h << " W=" << s.w << " OC=" << s.oc << " window " << s.kh << "x" << s.kw
+            << " pads t/l/b/r " << s.pad_top << "/" << s.pad_left << "/" << s.pad_bottom << "/" << s.pad_right);
+  CAPTURE(batch);
+  CAPTURE(threads);
+  REQUIRE(gg::cpu::direct::applicable(g));
+  gg::cpu::ThreadPool pool(threads);
+  const auto x = random_values(static_cast<size_t>(batch * g.c * g.h * g.w), 1);
+  const auto w = random_values(static_cast<size_t>(g.oc * g.c * g.kh * g.kw), 2);
+  const auto b = random_values(static_cast<size_t>(g.oc), 3);
+  const auto dy = random_values(static_cast<size_t>(batch * g.oc * g.oh * g.ow), 4);
+  auto widx = [&](int64_t o, int64_t c, int64_t i, int64_t j) { return static_cast<size_t>(((o * g.c + c) * g.kh + i) * g.kw + j); };
+
+  std::vector<double> y_ref(dy.size()), dx_ref(x.size(), 0.0), dw_ref(w.size(), 0.0);
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t o = 0; o < g.oc; ++o)
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const size_t yi = static_cast<size_t>(((n * g.oc + o) * g.oh + oy) * g.ow + ox);
+          double sum = b[static_cast<size_t>(o)];
+          for (int64_t c = 0; c < g.c; ++c)
+            for (int64_t i = 0; i < g.kh; ++i)
+              for (int64_t j = 0; j < g.kw; ++j) {
+                const int64_t iy = oy - g.pad_top + i, ix = ox - g.pad_left + j;
+                sum += w[widx(o, c, i, j)] * at(x, g, n, c, iy, ix);
+                dw_ref[widx(o, c, i, j)] += dy[yi] * at(x, g, n, c, iy, ix);
+                if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+                  dx_ref[static_cast<size_t>(((n * g.c + c) * g.h + iy) * g.w + ix)] += dy[yi] * w[widx(o, c, i, j)];
+              }
+          y_ref[yi] = sum;
+        }
+
+  // The scratch is poisoned with NaN: a kernel that read scratch it did not write would show it.
+  const size_t scratch_floats = std::max({gg::cpu::direct::forward_scratch(g, threads),
+                                          gg::cpu::direct::backward_input_scratch(g, threads),
+                                          gg::cpu::direct::backward_weight_scratch(g, threads)});
+  std::vector<float> scratch(scratch_floats + 16, std::nanf(""));
+  float* s64 = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 16) % 16;
+
+  std::vector<float> y(y_ref.size(), std::nanf("")), dx(x.size(), std::nanf("")), dw(w.size(), std::nanf(""));
+  gg::cpu::direct::forward(g, batch, x.data(), w.data(), b.data(), y.data(), s64, pool);
+  expect_close("forward", y, y_ref);
+  std::fill(scratch.begin(), scratch.end(), std::nanf(""));
+  gg::cpu::direct::backward_input(g, batch, dy.data(), w.data(), dx.data(), s64, pool);
+  expect_close("backward_input", dx, dx_ref);
+  std::fill(scratch.begin(), scratch.end(), std::nanf(""));
+  gg::cpu::direct::backward_weight(g, batch, dy.data(), x.data(), dw.data(), s64, pool);
+  expect_close("backward_weight", dw, dw_ref);
+}
+}  // namespace
+
+TEST_SUITE("conv_direct") {
+  TEST_CASE("direct conv kernels match a double-precision convolution") {
+    if (!gg::cpu::direct::supported()) {
+      MESSAGE("skipped: this CPU has no AVX2+FMA, so the backend uses im2col (covered by the gradient checks)");
+      return;
+    }
+    const Geometry cases[] = {
+        {32, 26, 26, 32, 3, 3, 0, 0, 0, 0},  // conv2d_2 of the MNIST net
+        {8, 7, 6, 13, 3, 2, 0, 0, 0, 0},     // 13 = 6 + 6 + 1 output channels; a 3x2 window
+        {9, 5, 7, 8, 3, 3, 1, 1, 1, 1},      // 'same', odd channel count
+        {8, 6, 6, 11, 2, 2, 0, 0, 1, 1},     // 'same' with an even window pads bottom/right only
+        {10, 9, 4, 8, 5, 1, 2, 0, 2, 0},     // a 5x1 window, rows narrower than a vector
+        {8, 3, 3, 8, 3, 3, 0, 0, 0, 0},      // a single output pixel
+    };
+    for (const Geometry& s : cases)
+      for (int64_t batch : {1, 5})
+        for (int threads : {1, 2, 3}) check(s, batch, threads);
+  }
+
+  TEST_CASE("the direct path declines what it does not handle") {
+    ConvGeometry g = geometry({32, 26, 26, 32, 3, 3, 0, 0, 0, 0});
+    g.stride = 2, g.oh = 12, g.ow = 12;
+    CHECK_FALSE(gg::cpu::direct::applicable(g));  // strided
+    CHECK_FALSE(gg::cpu::direct::applicable(geometry({1, 28, 28, 32, 3, 3, 0, 0, 0, 0})));  // one input channel
+    CHECK_FALSE(gg::cpu::direct::applicable(geometry({8, 8, 8, 8, 3, 3, 3, 0, 0, 0})));     // padding past the window
+    CHECK_FALSE(gg::cpu::direct::applicable(geometry({16, 12, 17, 20, 1, 1, 0, 0, 0, 0})));  // 1x1: a plain GEMM already
+  }
+}
