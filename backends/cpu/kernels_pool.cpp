@@ -56,24 +56,41 @@ void max_pool2d_backward(const KernelArgs& a) {
   const PoolGeometry g = geometry(a, 1);
   const float* dy = a.input(0);
   const float* x = a.input(1);
-  a.pool->parallel_for(g.planes, [&](int64_t p0, int64_t p1, int) {
+  float* out = a.out;
+  a.pool->parallel_for(g.planes, [=](int64_t p0, int64_t p1, int) {
     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * g.h * g.w;
       const float* dyp = dy + p * g.oh * g.ow;
-      float* dxp = a.out + p * g.h * g.w;
-      std::fill(dxp, dxp + g.h * g.w, 0.0f);
-      if (g.p == 2 && g.s == 2) {  // disjoint windows: each gradient lands on its window's first maximum
-        for (int64_t oy = 0; oy < g.oh; ++oy)
+      float* dxp = out + p * g.h * g.w;
+      if (g.p == 2 && g.s == 2) {
+        // Disjoint windows: write each window whole in one pass (the gradient
+        // on its first maximum, zeros elsewhere), then zero the odd row and
+        // column no window covers.
+        for (int64_t oy = 0; oy < g.oh; ++oy) {
+          const float* r0 = xp + 2 * oy * g.w;
+          const float* r1 = r0 + g.w;
+          float* d0 = dxp + 2 * oy * g.w;
+          float* d1 = d0 + g.w;
           for (int64_t ox = 0; ox < g.ow; ++ox) {
-            const int64_t o = 2 * oy * g.w + 2 * ox;
-            const int64_t cand[4] = {o, o + 1, o + g.w, o + g.w + 1};
-            int64_t best = cand[0];
-            for (int k = 1; k < 4; ++k)
-              if (xp[cand[k]] > xp[best]) best = cand[k];
-            dxp[best] = dyp[oy * g.ow + ox];
+            const float a0 = r0[2 * ox], a1 = r0[2 * ox + 1], b0 = r1[2 * ox], b1 = r1[2 * ox + 1];
+            // window_argmax's scan (first maximum wins, NaN never does), as selects
+            int best = 0;
+            float m = a0;
+            best = a1 > m ? 1 : best, m = a1 > m ? a1 : m;
+            best = b0 > m ? 2 : best, m = b0 > m ? b0 : m;
+            best = b1 > m ? 3 : best;
+            const float d = dyp[oy * g.ow + ox];
+            d0[2 * ox] = best == 0 ? d : 0.0f;
+            d0[2 * ox + 1] = best == 1 ? d : 0.0f;
+            d1[2 * ox] = best == 2 ? d : 0.0f;
+            d1[2 * ox + 1] = best == 3 ? d : 0.0f;
           }
+          if (g.w > 2 * g.ow) d0[g.w - 1] = d1[g.w - 1] = 0.0f;
+        }
+        if (g.h > 2 * g.oh) std::fill(dxp + 2 * g.oh * g.w, dxp + g.h * g.w, 0.0f);
         continue;
       }
+      std::fill(dxp, dxp + g.h * g.w, 0.0f);
       for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) dxp[window_argmax(xp, g, oy, ox)] += dyp[oy * g.ow + ox];
     }
