@@ -1,5 +1,7 @@
-// The CPU backend's direct convolution kernels (backends/cpu/conv_direct.h)
-// against a plain double-precision convolution: forward, input gradient and
+// CPU kernels with hand-vectorised paths, against plain references.
+//
+// The direct convolution kernels (backends/cpu/conv_direct.h) against a plain
+// double-precision convolution: forward, input gradient and
 // weight gradient, over geometries that hit every register-tile tail (output
 // channel counts that are not multiples of 6, widths whose wide rows end
 // mid-tile), 'same' padding (even windows pad unevenly), batch 1 and batches
@@ -12,6 +14,9 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include <graphgrad/backends/backend.h>
+#include <graphgrad/ops/ops.h>
 
 #include "cpu/conv_direct.h"
 #include "cpu/thread_pool.h"
@@ -111,7 +116,7 @@ void check(const Geometry& s, int64_t batch, int threads) {
 }
 }  // namespace
 
-TEST_SUITE("conv_direct") {
+TEST_SUITE("cpu_kernels") {
   TEST_CASE("direct conv kernels match a double-precision convolution") {
     if (!gg::cpu::direct::supported()) {
       MESSAGE("skipped: this CPU has no AVX2+FMA, so the backend uses im2col (covered by the gradient checks)");
@@ -137,5 +142,48 @@ TEST_SUITE("conv_direct") {
     CHECK_FALSE(gg::cpu::direct::applicable(geometry({1, 28, 28, 32, 3, 3, 0, 0, 0, 0})));  // one input channel
     CHECK_FALSE(gg::cpu::direct::applicable(geometry({8, 8, 8, 8, 3, 3, 3, 0, 0, 0})));     // padding past the window
     CHECK_FALSE(gg::cpu::direct::applicable(geometry({16, 12, 17, 20, 1, 1, 0, 0, 0, 0})));  // 1x1: a plain GEMM already
+  }
+
+  // The 2x2 max-pool backward's AVX2 path (8 windows at a time) and its scalar
+  // tail must both follow window_argmax's rule: the gradient goes to the first
+  // maximum in row-major order. Values from {0, 1, 2} make most windows tie.
+  TEST_CASE("max_pool2d_backward 2x2 breaks ties to the first maximum, on the vector path and its tail") {
+    for (int64_t w : {4, 16, 21, 26}) {
+      CAPTURE(w);
+      const int64_t n = 2, c = 3, h = 5, oh = h / 2, ow = w / 2;
+      gg::Graph g;
+      const gg::NodeId x = g.placeholder("x", gg::Shape{gg::kBatch, c, h, w});
+      const gg::NodeId dy = g.placeholder("dy", gg::Shape{gg::kBatch, c, oh, ow});
+      const gg::NodeId pool = gg::ops::max_pool2d(g, x, 2);
+      const gg::NodeId dx = gg::ops::max_pool2d_backward(g, dy, x, g.node(pool));
+      std::mt19937 rng(7);
+      std::vector<float> xv(static_cast<size_t>(n * c * h * w)), dyv(static_cast<size_t>(n * c * oh * ow));
+      for (float& v : xv) v = static_cast<float>(rng() % 3);
+      for (size_t i = 0; i < dyv.size(); ++i) dyv[i] = 1.0f + static_cast<float>(i);
+      auto backend = gg::make_backend("cpu", g, gg::BackendOptions{2, {}});
+      auto exe = backend->compile({dx}, n);
+      const gg::Feed feeds[] = {{x, gg::Shape{n, c, h, w}, gg::DType::f32, xv.data()},
+                                {dy, gg::Shape{n, c, oh, ow}, gg::DType::f32, dyv.data()}};
+      exe->run(feeds);
+      std::vector<float> got(xv.size());
+      exe->fetch(dx, got);
+      std::vector<float> want(xv.size(), 0.0f);
+      for (int64_t p = 0; p < n * c; ++p)
+        for (int64_t oy = 0; oy < oh; ++oy)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            int64_t best = p * h * w + 2 * oy * w + 2 * ox;
+            for (int64_t i = 0; i < 2; ++i)
+              for (int64_t j = 0; j < 2; ++j) {
+                const int64_t at = p * h * w + (2 * oy + i) * w + 2 * ox + j;
+                if (xv[static_cast<size_t>(at)] > xv[static_cast<size_t>(best)]) best = at;
+              }
+            want[static_cast<size_t>(best)] = dyv[static_cast<size_t>((p * oh + oy) * ow + ox)];
+          }
+      for (size_t i = 0; i < got.size(); ++i)
+        if (got[i] != want[i]) {
+          FAIL("dx element " << i << ": " << got[i] << ", the rule says " << want[i]);
+          break;
+        }
+    }
   }
 }
