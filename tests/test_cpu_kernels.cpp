@@ -4,9 +4,11 @@
 // double-precision convolution: forward, input gradient and
 // weight gradient, over geometries that hit every register-tile tail (output
 // channel counts that are not multiples of 6, widths whose wide rows end
-// mid-tile), 'same' padding (even windows pad unevenly), batch 1 and batches
-// split over 1-3 threads. The gradient checks cover the same path through the
-// graph; these pin the kernels down tightly and name the element at fault.
+// mid-tile), both ways of laying out the output (wide rows, or row by row
+// where the width is a multiple of 8), 'same' padding (even windows pad
+// unevenly), batch 1 and batches split over 1-3 threads. The gradient checks
+// cover the same path through the graph; these pin the kernels down tightly
+// and name the element at fault.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -129,6 +131,11 @@ TEST_SUITE("cpu_kernels") {
         {8, 6, 6, 11, 2, 2, 0, 0, 1, 1},     // 'same' with an even window pads bottom/right only
         {10, 9, 4, 8, 5, 1, 2, 0, 2, 0},     // a 5x1 window, rows narrower than a vector
         {8, 3, 3, 8, 3, 3, 0, 0, 0, 0},      // a single output pixel
+        // Widths that are multiples of 8 take the row-by-row mode (no garbage
+        // columns; a 'valid' input read in place), the rest the wide mode.
+        {9, 5, 10, 10, 3, 3, 0, 0, 0, 0},    // valid, 8 wide: 3 output vectors, an odd count
+        {8, 7, 8, 9, 3, 3, 1, 1, 1, 1},      // 'same', 8 wide: padded input; the input gradient in rows too
+        {8, 10, 16, 13, 3, 3, 1, 1, 1, 1},   // 'same', 16 wide
     };
     for (const Geometry& s : cases)
       for (int64_t batch : {1, 5})

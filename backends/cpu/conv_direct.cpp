@@ -90,58 +90,82 @@ void copy_out(const float* wide, const Padded& in, int64_t cout, int64_t out_h, 
   }
 }
 
+// Which output positions a kernel computes, as `count` runs of `len`
+// positions (len a multiple of 8). Run r reads the input from r * in_step and
+// writes the output (or, for the weight gradient, reads dy) from r * out_step.
+//  - wide: one run over every wide position (in.nq_tiles of them);
+//  - rows: one run per output row when the width is a multiple of 8, so no
+//    garbage columns are computed, and a valid conv reads its input in place.
+struct Runs {
+  int64_t count = 0, len = 0, in_step = 0, out_step = 0;
+  int64_t vectors() const { return count * (len / 8); }
+};
+Runs wide_runs(const Padded& in) { return {1, in.nq_tiles, 0, 0}; }
+Runs row_runs(int64_t out_h, int64_t out_w, int64_t in_w) { return {out_h, out_w, in_w, out_w}; }
+
 #if GG_HAVE_AVX2_PATHS
-// One register tile of the valid conv: R output channels x 16 positions,
-// summed over every tap and input channel. 2R accumulators + 2 input vectors
-// + 1 broadcast weight stay in the 16 ymm registers for R = 6.
+// One register tile of the valid conv: R output channels x 2 vectors of 8
+// positions (at xa/ya and xb/yb), summed over every tap and input channel,
+// starting from the bias (or zero). 2R accumulators + 2 input vectors + 1
+// broadcast weight stay in the 16 ymm registers for R = 6.
 template <int R>
-GG_AVX2 void valid_tile(const float* x, int64_t cin, int64_t plane, int64_t wp, int64_t kh, int64_t kw,
-                        const float* w, float* y, int64_t ldy) {
+GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t plane, int64_t wp, int64_t kh,
+                        int64_t kw, const float* w, const float* bias, float* ya, float* yb, int64_t ldy) {
   __m256 lo[R], hi[R];  // two 1-D arrays: GCC keeps these in registers (a 2-D one it spilled)
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = bias ? _mm256_broadcast_ss(bias + r) : _mm256_setzero_ps();
   for (int64_t i = 0; i < kh; ++i)
     for (int64_t j = 0; j < kw; ++j) {
-      const float* xs = x + i * wp + j;
+      const int64_t tap = i * wp + j;
+      const float* sa = xa + tap;
+      const float* sb = xb + tap;
       for (int64_t c = 0; c < cin; ++c) {
-        const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+        const __m256 x0 = _mm256_loadu_ps(sa), x1 = _mm256_loadu_ps(sb);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
           const __m256 wr = _mm256_broadcast_ss(w + r);
           lo[r] = _mm256_fmadd_ps(wr, x0, lo[r]);
           hi[r] = _mm256_fmadd_ps(wr, x1, hi[r]);
         }
-        xs += plane;
+        sa += plane;
+        sb += plane;
         w += R;
       }
     }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    _mm256_storeu_ps(y + r * ldy, lo[r]);
-    _mm256_storeu_ps(y + r * ldy + 8, hi[r]);
+    _mm256_storeu_ps(ya + r * ldy, lo[r]);
+    _mm256_storeu_ps(yb + r * ldy, hi[r]);
   }
 }
 
-// wide[o][q] for all cout rows (row stride in.nq_tiles) of one padded image.
-GG_AVX2 void valid_conv(const float* x, const Padded& in, const float* packed, int64_t cout, int64_t kh, int64_t kw,
-                        float* wide) {
-  const int64_t taps = in.ch * kh * kw;
-  for (int64_t q0 = 0; q0 < in.nq_tiles; q0 += kTileQ) {
+// out[o][...] (row stride ldy) for every output channel over the positions of
+// `runs`, from ch planes of x (plane floats each, rows wp apart).
+GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, const Runs& runs, const float* packed,
+                        int64_t cout, int64_t kh, int64_t kw, const float* bias, float* out, int64_t ldy) {
+  const int64_t taps = ch * kh * kw, per_run = runs.len / 8, vectors = runs.vectors();
+  auto in_at = [&](int64_t v) { return (v / per_run) * runs.in_step + (v % per_run) * 8; };
+  auto out_at = [&](int64_t v) { return (v / per_run) * runs.out_step + (v % per_run) * 8; };
+  for (int64_t v = 0; v < vectors; v += 2) {
+    const int64_t v2 = std::min(v + 1, vectors - 1);  // an odd last vector is computed twice
+    const float* xa = x + in_at(v);
+    const float* xb = x + in_at(v2);
     // The tile's newest input row, a few tiles ahead, for every channel: the
     // hardware prefetcher does not follow this many strided streams.
-    for (int64_t c = 0; c < in.ch; ++c)
-      _mm_prefetch(reinterpret_cast<const char*>(x + c * in.plane() + q0 + (kh - 1) * in.wp + kPrefetch), _MM_HINT_T0);
+    for (int64_t c = 0; c < ch; ++c)
+      _mm_prefetch(reinterpret_cast<const char*>(xb + c * plane + (kh - 1) * wp + kPrefetch), _MM_HINT_T0);
     for (int64_t o0 = 0; o0 < cout; o0 += kRows) {
       const float* w = packed + o0 * taps;
-      float* y = wide + o0 * in.nq_tiles + q0;
-      const float* xq = x + q0;
+      const float* b = bias ? bias + o0 : nullptr;
+      float* ya = out + o0 * ldy + out_at(v);
+      float* yb = out + o0 * ldy + out_at(v2);
       switch (std::min(kRows, cout - o0)) {
-        case 6: valid_tile<6>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
-        case 5: valid_tile<5>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
-        case 4: valid_tile<4>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
-        case 3: valid_tile<3>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
-        case 2: valid_tile<2>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
-        default: valid_tile<1>(xq, in.ch, in.plane(), in.wp, kh, kw, w, y, in.nq_tiles); break;
+        case 6: valid_tile<6>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        case 5: valid_tile<5>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        case 4: valid_tile<4>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        case 3: valid_tile<3>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        case 2: valid_tile<2>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        default: valid_tile<1>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
       }
     }
   }
@@ -154,27 +178,31 @@ GG_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// dw[o][col] += sum_q dy[o][q] * x[col's offset + q] for R output channels
-// and V weight columns (taps), vectors along q.
+// dw[o][col] += sum over the positions of `runs` of dy[o][.] * x[col's offset + .]
+// for R output channels and V (1 or 2) weight columns, vectors along the runs.
 template <int R, int V>
-GG_AVX2 void weight_tile(const float* dy, int64_t ldy, const float* const* xcol, int64_t nq8, float* dw, int64_t ldw) {
+GG_AVX2 void weight_tile(const float* dy, int64_t ldy, const float* const* xcol, const Runs& runs, float* dw,
+                         int64_t ldw) {
   // One 1-D array per column (see valid_tile: GCC spills 2-D ones).
   __m256 a0[R], a1[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) a0[r] = a1[r] = _mm256_setzero_ps();
-  const float* x0p = xcol[0];
-  const float* x1p = V == 2 ? xcol[1] : xcol[0];
-  for (int64_t q = 0; q < nq8; q += 8) {
-    const __m256 x0 = _mm256_loadu_ps(x0p + q);
-    const __m256 x1 = V == 2 ? _mm256_loadu_ps(x1p + q) : x0;
+  for (int64_t run = 0; run < runs.count; ++run) {
+    const float* x0p = xcol[0] + run * runs.in_step;
+    const float* x1p = (V == 2 ? xcol[1] : xcol[0]) + run * runs.in_step;
+    const float* d0p = dy + run * runs.out_step;
+    for (int64_t q = 0; q < runs.len; q += 8) {
+      const __m256 x0 = _mm256_loadu_ps(x0p + q);
+      const __m256 x1 = V == 2 ? _mm256_loadu_ps(x1p + q) : x0;
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      __m256 d = _mm256_loadu_ps(dy + r * ldy + q);
-      // Pin d in a register: GCC otherwise folds its load into both FMAs,
-      // and the tile becomes load-bound (14 loads per 12 FMAs instead of 8).
-      __asm__("" : "+x"(d));
-      a0[r] = _mm256_fmadd_ps(d, x0, a0[r]);
-      if constexpr (V == 2) a1[r] = _mm256_fmadd_ps(d, x1, a1[r]);
+      for (int r = 0; r < R; ++r) {
+        __m256 d = _mm256_loadu_ps(d0p + r * ldy + q);
+        // Pin d in a register: GCC otherwise folds its load into both FMAs,
+        // and the tile becomes load-bound (14 loads per 12 FMAs instead of 8).
+        __asm__("" : "+x"(d));
+        a0[r] = _mm256_fmadd_ps(d, x0, a0[r]);
+        if constexpr (V == 2) a1[r] = _mm256_fmadd_ps(d, x1, a1[r]);
+      }
     }
   }
 #pragma GCC unroll 8
@@ -185,40 +213,43 @@ GG_AVX2 void weight_tile(const float* dy, int64_t ldy, const float* const* xcol,
 }
 
 template <int V>
-GG_AVX2 void weight_tile_rows(int64_t rows, const float* dy, int64_t ldy, const float* const* xcol, int64_t nq8,
+GG_AVX2 void weight_tile_rows(int64_t rows, const float* dy, int64_t ldy, const float* const* xcol, const Runs& runs,
                               float* dw, int64_t ldw) {
   switch (rows) {
-    case 6: weight_tile<6, V>(dy, ldy, xcol, nq8, dw, ldw); break;
-    case 5: weight_tile<5, V>(dy, ldy, xcol, nq8, dw, ldw); break;
-    case 4: weight_tile<4, V>(dy, ldy, xcol, nq8, dw, ldw); break;
-    case 3: weight_tile<3, V>(dy, ldy, xcol, nq8, dw, ldw); break;
-    case 2: weight_tile<2, V>(dy, ldy, xcol, nq8, dw, ldw); break;
-    default: weight_tile<1, V>(dy, ldy, xcol, nq8, dw, ldw); break;
+    case 6: weight_tile<6, V>(dy, ldy, xcol, runs, dw, ldw); break;
+    case 5: weight_tile<5, V>(dy, ldy, xcol, runs, dw, ldw); break;
+    case 4: weight_tile<4, V>(dy, ldy, xcol, runs, dw, ldw); break;
+    case 3: weight_tile<3, V>(dy, ldy, xcol, runs, dw, ldw); break;
+    case 2: weight_tile<2, V>(dy, ldy, xcol, runs, dw, ldw); break;
+    default: weight_tile<1, V>(dy, ldy, xcol, runs, dw, ldw); break;
   }
 }
 
-// dw[OC][C*KH*KW] += dy_wide (x) the padded image x, for one image.
-GG_AVX2 void weight_grad(const float* dy_wide, int64_t ldy, int64_t nq8, const float* x, const Padded& in, int64_t oc,
-                         int64_t kh, int64_t kw, float* dw) {
-  const int64_t cols = in.ch * kh * kw;
+// dw[OC][C*KH*KW] += dy (x) x for one image: dy's rows ldy apart, x's ch
+// planes of `plane` floats with rows wp apart, positions as `runs`.
+GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const float* x, int64_t ch, int64_t plane,
+                         int64_t wp, int64_t oc, int64_t kh, int64_t kw, float* dw) {
+  const int64_t cols = ch * kh * kw;
   for (int64_t o0 = 0; o0 < oc; o0 += kRows) {
     const int64_t rows = std::min(kRows, oc - o0);
     for (int64_t col = 0; col < cols; col += 2) {
-      const float* xcol[2];
+      const float* xcol[2] = {};
       for (int64_t v = 0; v < 2 && col + v < cols; ++v) {
         const int64_t c = (col + v) / (kh * kw), tap = (col + v) % (kh * kw);
-        xcol[v] = x + c * in.plane() + (tap / kw) * in.wp + tap % kw;
+        xcol[v] = x + c * plane + (tap / kw) * wp + tap % kw;
       }
       if (col + 1 < cols)
-        weight_tile_rows<2>(rows, dy_wide + o0 * ldy, ldy, xcol, nq8, dw + o0 * cols + col, cols);
+        weight_tile_rows<2>(rows, dy + o0 * ldy, ldy, xcol, runs, dw + o0 * cols + col, cols);
       else
-        weight_tile_rows<1>(rows, dy_wide + o0 * ldy, ldy, xcol, nq8, dw + o0 * cols + col, cols);
+        weight_tile_rows<1>(rows, dy + o0 * ldy, ldy, xcol, runs, dw + o0 * cols + col, cols);
     }
   }
 }
 #else
-void valid_conv(const float*, const Padded&, const float*, int64_t, int64_t, int64_t, float*) {}
-void weight_grad(const float*, int64_t, int64_t, const float*, const Padded&, int64_t, int64_t, int64_t, float*) {}
+void valid_conv(const float*, int64_t, int64_t, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t,
+                const float*, float*, int64_t) {}
+void weight_grad(const float*, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                 float*) {}
 #endif
 
 // dy[OC][OH][OW] in wide form: row stride wp, zero in the garbage columns and
@@ -238,14 +269,7 @@ int64_t wide_q8(const ConvGeometry& g) { return round_up(g.oh * (g.ow + g.kw - 1
 
 }  // namespace
 
-bool supported() {
-#if GG_HAVE_AVX2_PATHS
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return ok;
-#else
-  return false;
-#endif
-}
+bool supported() { return has_avx2_fma(); }
 
 bool applicable(const ConvGeometry& g) {
   const int64_t pad_bottom = g.oh + g.kh - 1 - g.h - g.pad_top;
@@ -274,9 +298,23 @@ size_t backward_weight_scratch(const ConvGeometry& g, int threads) {
          static_cast<size_t>(threads);
 }
 
+// A conv's input as the kernels read it: x itself for a 'valid' conv whose
+// rows are computed in place (rows mode reads nothing past the image), else
+// the copy padded into `buffer`.
+struct Source {
+  const float* data;
+  int64_t plane, wp;
+};
+Source source(const ConvGeometry& g, const float* x, bool rows_mode, const Padded& in, float* buffer) {
+  if (rows_mode && g.pad_top == 0 && g.pad_left == 0 && g.h == in.hp && g.w == in.wp) return {x, g.h * g.w, g.w};
+  pad_planes(x, g.h, g.w, g.pad_top, g.pad_left, in, buffer);
+  return {buffer, in.plane(), in.wp};
+}
+
 void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* w, const float* b, float* y,
              float* scratch, ThreadPool& pool) {
   const Padded in = forward_input(g);
+  const bool rows_mode = g.ow % 8 == 0;  // no garbage columns, output written in place
   float* packed = scratch;
   pack_weights(g.oc, g.c, g.kh, g.kw, [&](int64_t o, int64_t c, int64_t i, int64_t j) {
     return w[((o * g.c + c) * g.kh + i) * g.kw + j];
@@ -287,9 +325,15 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
     float* xp = per_thread + stride * static_cast<size_t>(t);
     float* wide = xp + aligned(in.floats());
     for (int64_t n = n0; n < n1; ++n) {
-      pad_planes(x + n * g.c * g.h * g.w, g.h, g.w, g.pad_top, g.pad_left, in, xp);
-      valid_conv(xp, in, packed, g.oc, g.kh, g.kw, wide);
-      copy_out(wide, in, g.oc, g.oh, g.ow, b, y + n * g.oc * g.out_pixels());
+      const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
+      float* yn = y + n * g.oc * g.out_pixels();
+      if (rows_mode) {
+        valid_conv(src.data, g.c, src.plane, src.wp, row_runs(g.oh, g.ow, src.wp), packed, g.oc, g.kh, g.kw, b, yn,
+                   g.out_pixels());
+        continue;
+      }
+      valid_conv(src.data, g.c, src.plane, src.wp, wide_runs(in), packed, g.oc, g.kh, g.kw, nullptr, wide, in.nq_tiles);
+      copy_out(wide, in, g.oc, g.oh, g.ow, b, yn);
     }
   });
 }
@@ -300,6 +344,7 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
   // convolution of dy padded by (KH-1-pt, KW-1-pl) with the window flipped and
   // its channel axes swapped.
   const Padded in = backward_input_dy(g);
+  const bool rows_mode = g.w % 8 == 0;
   float* packed = scratch;
   pack_weights(g.c, g.oc, g.kh, g.kw, [&](int64_t c, int64_t o, int64_t i, int64_t j) {
     return w[((o * g.c + c) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
@@ -311,8 +356,14 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
     float* wide = dyp + aligned(in.floats());
     for (int64_t n = n0; n < n1; ++n) {
       pad_planes(dy + n * g.oc * g.out_pixels(), g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
-      valid_conv(dyp, in, packed, g.c, g.kh, g.kw, wide);
-      copy_out(wide, in, g.c, g.h, g.w, nullptr, dx + n * g.c * g.h * g.w);
+      float* dxn = dx + n * g.c * g.h * g.w;
+      if (rows_mode) {
+        valid_conv(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, dxn,
+                   g.h * g.w);
+        continue;
+      }
+      valid_conv(dyp, g.oc, in.plane(), in.wp, wide_runs(in), packed, g.c, g.kh, g.kw, nullptr, wide, in.nq_tiles);
+      copy_out(wide, in, g.c, g.h, g.w, nullptr, dxn);
     }
   });
 }
@@ -320,22 +371,29 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
 void backward_weight(const ConvGeometry& g, int64_t batch, const float* dy, const float* x, float* dw, float* scratch,
                      ThreadPool& pool) {
   const Padded in = forward_input(g);
+  const bool rows_mode = g.ow % 8 == 0;  // dy read in place, no garbage columns
   const int64_t nq8 = wide_q8(g);
   const size_t dw_size = static_cast<size_t>(g.oc * g.col_rows());
+  // Per thread: the padded input, dy in wide form (wide mode), the partial dw.
   const size_t stride = aligned(in.floats()) + aligned(g.oc * nq8) + aligned(g.oc * g.col_rows());
+  auto partial = [&](int t) { return scratch + stride * static_cast<size_t>(t) + aligned(in.floats()) + aligned(g.oc * nq8); };
   const int threads = pool.size();
-  for (int t = 0; t < threads; ++t) std::fill_n(scratch + stride * static_cast<size_t>(t) + stride - aligned(g.oc * g.col_rows()), dw_size, 0.0f);
+  for (int t = 0; t < threads; ++t) std::fill_n(partial(t), dw_size, 0.0f);
   pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
     float* xp = scratch + stride * static_cast<size_t>(t);
     float* dy_wide = xp + aligned(in.floats());
-    float* partial = dy_wide + aligned(g.oc * nq8);
     for (int64_t n = n0; n < n1; ++n) {
-      pad_planes(x + n * g.c * g.h * g.w, g.h, g.w, g.pad_top, g.pad_left, in, xp);
-      widen(dy + n * g.oc * g.out_pixels(), g, in.wp, nq8, dy_wide);
-      weight_grad(dy_wide, nq8, nq8, xp, in, g.oc, g.kh, g.kw, partial);
+      const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
+      const float* dyn = dy + n * g.oc * g.out_pixels();
+      if (rows_mode) {
+        weight_grad(dyn, g.out_pixels(), row_runs(g.oh, g.ow, src.wp), src.data, g.c, src.plane, src.wp, g.oc, g.kh,
+                    g.kw, partial(t));
+        continue;
+      }
+      widen(dyn, g, in.wp, nq8, dy_wide);
+      weight_grad(dy_wide, nq8, Runs{1, nq8, 0, 0}, src.data, g.c, src.plane, src.wp, g.oc, g.kh, g.kw, partial(t));
     }
   });
-  const auto partial = [&](int t) { return scratch + stride * static_cast<size_t>(t) + stride - aligned(g.oc * g.col_rows()); };
   std::copy_n(partial(0), dw_size, dw);
   for (int t = 1; t < threads; ++t) {
     const float* p = partial(t);
