@@ -13,12 +13,23 @@ namespace gg::cpu::direct {
 namespace {
 using ops::ConvGeometry;
 
-constexpr int64_t kRows = 6;       // output channels per register tile
+constexpr int64_t kRows = 6;       // output channels per register tile, at most
 constexpr int64_t kTileQ = 16;     // output positions per register tile (2 AVX vectors)
 constexpr int64_t kPrefetch = 64;  // floats ahead of the tile to prefetch the input's newest row
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 size_t aligned(int64_t floats) { return static_cast<size_t>(round_up(floats, 16)); }  // 64-byte multiples
+
+// The output channels split into register tiles of at most kRows, as evenly as
+// possible: 32 = 6+6+5+5+5+5 rather than 6*5+2, whose 2-row tile would do 4
+// FMAs per 4 loads and run at half speed.
+struct RowBlocks {
+  int64_t count, base, extra;  // `extra` blocks of base+1 rows, then base-row ones
+  explicit RowBlocks(int64_t channels)
+      : count((channels + kRows - 1) / kRows), base(channels / count), extra(channels % count) {}
+  int64_t first(int64_t b) const { return b * base + std::min(b, extra); }
+  int64_t rows(int64_t b) const { return base + (b < extra ? 1 : 0); }
+};
 
 // A padded plane set: ch planes of hp x wp floats, followed by `slack` floats
 // that the last tile's vector loads may read (their results land in garbage
@@ -66,8 +77,9 @@ void pad_planes(const float* src, int64_t h, int64_t w, int64_t top, int64_t lef
 // tap(o, ci, i, j) gives the weight of output channel o, input channel ci, tap (i, j).
 template <class Tap>
 void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, Tap tap, float* packed) {
-  for (int64_t o0 = 0; o0 < cout; o0 += kRows) {
-    const int64_t rows = std::min(kRows, cout - o0);
+  const RowBlocks blocks(cout);
+  for (int64_t b = 0; b < blocks.count; ++b) {
+    const int64_t o0 = blocks.first(b), rows = blocks.rows(b);
     float* block = packed + o0 * cin * kh * kw;
     for (int64_t i = 0; i < kh; ++i)
       for (int64_t j = 0; j < kw; ++j)
@@ -144,6 +156,7 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
 GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, const Runs& runs, const float* packed,
                         int64_t cout, int64_t kh, int64_t kw, const float* bias, float* out, int64_t ldy) {
   const int64_t taps = ch * kh * kw, per_run = runs.len / 8, vectors = runs.vectors();
+  const RowBlocks blocks(cout);
   auto in_at = [&](int64_t v) { return (v / per_run) * runs.in_step + (v % per_run) * 8; };
   auto out_at = [&](int64_t v) { return (v / per_run) * runs.out_step + (v % per_run) * 8; };
   for (int64_t v = 0; v < vectors; v += 2) {
@@ -154,18 +167,94 @@ GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, c
     // hardware prefetcher does not follow this many strided streams.
     for (int64_t c = 0; c < ch; ++c)
       _mm_prefetch(reinterpret_cast<const char*>(xb + c * plane + (kh - 1) * wp + kPrefetch), _MM_HINT_T0);
-    for (int64_t o0 = 0; o0 < cout; o0 += kRows) {
+    for (int64_t blk = 0; blk < blocks.count; ++blk) {
+      const int64_t o0 = blocks.first(blk);
       const float* w = packed + o0 * taps;
       const float* b = bias ? bias + o0 : nullptr;
       float* ya = out + o0 * ldy + out_at(v);
       float* yb = out + o0 * ldy + out_at(v2);
-      switch (std::min(kRows, cout - o0)) {
+      switch (blocks.rows(blk)) {
         case 6: valid_tile<6>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
         case 5: valid_tile<5>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
         case 4: valid_tile<4>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
         case 3: valid_tile<3>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
         case 2: valid_tile<2>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
         default: valid_tile<1>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+      }
+    }
+  }
+}
+
+// One register tile of the input gradient by scattering (a 'valid' conv
+// whose output width is a multiple of 8): for each tap, the sum over output
+// channels o of w[o][c][i][j] * dy[o] over 2 vectors of dy positions (at
+// da, db), for R input channels c, added into dx at the tap's shift. The sum
+// stays in registers for a whole tap; dx is read and written once per tap.
+// `two` is false for an odd last vector, whose second slot repeats the first
+// (computed, not added twice).
+template <int R>
+GG_AVX2 void scatter_tile(const float* da, const float* db, bool two, int64_t cout, int64_t dy_plane, int64_t kh,
+                          int64_t kw, const float* w, float* xa, float* xb, int64_t dx_plane, int64_t dx_w) {
+  for (int64_t i = 0; i < kh; ++i)
+    for (int64_t j = 0; j < kw; ++j) {
+      __m256 lo[R], hi[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+      const float* sa = da;
+      const float* sb = db;
+      for (int64_t o = 0; o < cout; ++o) {
+        const __m256 y0 = _mm256_loadu_ps(sa), y1 = _mm256_loadu_ps(sb);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+          const __m256 wr = _mm256_broadcast_ss(w + r);
+          lo[r] = _mm256_fmadd_ps(wr, y0, lo[r]);
+          hi[r] = _mm256_fmadd_ps(wr, y1, hi[r]);
+        }
+        sa += dy_plane;
+        sb += dy_plane;
+        w += R;
+      }
+      const int64_t shift = i * dx_w + j;
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        float* pa = xa + r * dx_plane + shift;
+        _mm256_storeu_ps(pa, _mm256_add_ps(_mm256_loadu_ps(pa), lo[r]));
+        if (two) {
+          float* pb = xb + r * dx_plane + shift;
+          _mm256_storeu_ps(pb, _mm256_add_ps(_mm256_loadu_ps(pb), hi[r]));
+        }
+      }
+    }
+}
+
+// dx (c planes of h x w, zeroed here) of one image from its dy (oc planes of
+// oh x ow, ow a multiple of 8), for a 'valid' stride-1 conv; `packed` holds
+// the weights in the valid kernel's layout with the input channels as rows.
+GG_AVX2 void scatter_conv(const float* dy, const ConvGeometry& g, const float* packed, float* dx) {
+  std::memset(dx, 0, static_cast<size_t>(g.c * g.h * g.w) * sizeof(float));
+  const Runs runs = row_runs(g.oh, g.ow, g.ow);  // in: dy rows; out: dx rows (g.w apart, below)
+  const int64_t taps = g.oc * g.kh * g.kw, per_run = runs.len / 8, vectors = runs.vectors();
+  const RowBlocks blocks(g.c);
+  auto dy_at = [&](int64_t v) { return (v / per_run) * g.ow + (v % per_run) * 8; };
+  auto dx_at = [&](int64_t v) { return (v / per_run) * g.w + (v % per_run) * 8; };
+  for (int64_t v = 0; v < vectors; v += 2) {
+    const bool two = v + 1 < vectors;
+    const int64_t v2 = two ? v + 1 : v;
+    const float* da = dy + dy_at(v);
+    const float* db = dy + dy_at(v2);
+    for (int64_t blk = 0; blk < blocks.count; ++blk) {
+      const int64_t c0 = blocks.first(blk);
+      const float* w = packed + c0 * taps;
+      float* xa = dx + c0 * g.h * g.w + dx_at(v);
+      float* xb = dx + c0 * g.h * g.w + dx_at(v2);
+      const int64_t dyp = g.oh * g.ow, dxp = g.h * g.w;
+      switch (blocks.rows(blk)) {
+        case 6: scatter_tile<6>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
+        case 5: scatter_tile<5>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
+        case 4: scatter_tile<4>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
+        case 3: scatter_tile<3>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
+        case 2: scatter_tile<2>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
+        default: scatter_tile<1>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
       }
     }
   }
@@ -230,8 +319,9 @@ GG_AVX2 void weight_tile_rows(int64_t rows, const float* dy, int64_t ldy, const 
 GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const float* x, int64_t ch, int64_t plane,
                          int64_t wp, int64_t oc, int64_t kh, int64_t kw, float* dw) {
   const int64_t cols = ch * kh * kw;
-  for (int64_t o0 = 0; o0 < oc; o0 += kRows) {
-    const int64_t rows = std::min(kRows, oc - o0);
+  const RowBlocks blocks(oc);
+  for (int64_t b = 0; b < blocks.count; ++b) {
+    const int64_t o0 = blocks.first(b), rows = blocks.rows(b);
     for (int64_t col = 0; col < cols; col += 2) {
       const float* xcol[2] = {};
       for (int64_t v = 0; v < 2 && col + v < cols; ++v) {
@@ -250,6 +340,7 @@ void valid_conv(const float*, int64_t, int64_t, int64_t, const Runs&, const floa
                 const float*, float*, int64_t) {}
 void weight_grad(const float*, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                  float*) {}
+void scatter_conv(const float*, const ConvGeometry&, const float*, float*) {}
 #endif
 
 // dy[OC][OH][OW] in wide form: row stride wp, zero in the garbage columns and
@@ -338,16 +429,22 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
   });
 }
 
+bool is_valid(const ConvGeometry& g) { return g.oh == g.h - g.kh + 1 && g.ow == g.w - g.kw + 1; }
+
 void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const float* w, float* dx, float* scratch,
                     ThreadPool& pool) {
-  // dx[c][iy][ix] = sum over o, i, j of w[o][c][i][j] dy[o][iy + pt - i][ix + pl - j]: a valid
+  // A 'valid' conv whose output width is a multiple of 8 scatters dy into dx
+  // row by row (no padding, no garbage columns). Otherwise: dx[c][iy][ix] =
+  // sum over o, i, j of w[o][c][i][j] dy[o][iy + pt - i][ix + pl - j], a valid
   // convolution of dy padded by (KH-1-pt, KW-1-pl) with the window flipped and
-  // its channel axes swapped.
+  // its channel axes swapped, in wide or rows mode.
+  const bool scatter = is_valid(g) && g.ow % 8 == 0;
   const Padded in = backward_input_dy(g);
   const bool rows_mode = g.w % 8 == 0;
   float* packed = scratch;
   pack_weights(g.c, g.oc, g.kh, g.kw, [&](int64_t c, int64_t o, int64_t i, int64_t j) {
-    return w[((o * g.c + c) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
+    return scatter ? w[((o * g.c + c) * g.kh + i) * g.kw + j]
+                   : w[((o * g.c + c) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   }, packed);
   float* per_thread = scratch + aligned(g.oc * g.col_rows());
   const size_t stride = aligned(in.floats()) + aligned(g.c * in.nq_tiles);
@@ -355,8 +452,13 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
     float* dyp = per_thread + stride * static_cast<size_t>(t);
     float* wide = dyp + aligned(in.floats());
     for (int64_t n = n0; n < n1; ++n) {
-      pad_planes(dy + n * g.oc * g.out_pixels(), g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
       float* dxn = dx + n * g.c * g.h * g.w;
+      const float* dyn = dy + n * g.oc * g.out_pixels();
+      if (scatter) {
+        scatter_conv(dyn, g, packed, dxn);
+        continue;
+      }
+      pad_planes(dyn, g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
       if (rows_mode) {
         valid_conv(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, dxn,
                    g.h * g.w);
