@@ -152,14 +152,17 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
 }
 
 // out[o][...] (row stride ldy) for every output channel over the positions of
-// `runs`, from ch planes of x (plane floats each, rows wp apart).
+// `runs` (its vectors of 8 from v_begin, even, to v_end), from ch planes of x
+// (plane floats each, rows wp apart).
 GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, const Runs& runs, const float* packed,
-                        int64_t cout, int64_t kh, int64_t kw, const float* bias, float* out, int64_t ldy) {
-  const int64_t taps = ch * kh * kw, per_run = runs.len / 8, vectors = runs.vectors();
+                        int64_t cout, int64_t kh, int64_t kw, const float* bias, float* out, int64_t ldy,
+                        int64_t v_begin = 0, int64_t v_end = -1) {
+  const int64_t taps = ch * kh * kw, per_run = runs.len / 8;
+  const int64_t vectors = v_end < 0 ? runs.vectors() : v_end;
   const RowBlocks blocks(cout);
   auto in_at = [&](int64_t v) { return (v / per_run) * runs.in_step + (v % per_run) * 8; };
   auto out_at = [&](int64_t v) { return (v / per_run) * runs.out_step + (v % per_run) * 8; };
-  for (int64_t v = 0; v < vectors; v += 2) {
+  for (int64_t v = v_begin; v < vectors; v += 2) {
     const int64_t v2 = std::min(v + 1, vectors - 1);  // an odd last vector is computed twice
     const float* xa = x + in_at(v);
     const float* xb = x + in_at(v2);
@@ -337,7 +340,7 @@ GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const f
 }
 #else
 void valid_conv(const float*, int64_t, int64_t, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t,
-                const float*, float*, int64_t) {}
+                const float*, float*, int64_t, int64_t = 0, int64_t = -1) {}
 void weight_grad(const float*, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                  float*) {}
 void scatter_conv(const float*, const ConvGeometry&, const float*, float*) {}
@@ -412,6 +415,23 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
   }, packed);
   float* per_thread = scratch + aligned(g.oc * g.col_rows());
   const size_t stride = aligned(in.floats()) + aligned(g.oc * in.nq_tiles);
+  if (rows_mode && batch < pool.size()) {
+    // Fewer images than threads (one-image inference): split each image's
+    // output rows between the threads instead, in whole register tiles.
+    const int64_t parts = pool.size(), pairs = (g.oh * (g.ow / 8) + 1) / 2;
+    pool.parallel_for(batch * parts, [&](int64_t k0, int64_t k1, int t) {
+      float* xp = per_thread + stride * static_cast<size_t>(t);
+      for (int64_t k = k0; k < k1; ++k) {
+        const int64_t n = k / parts, part = k % parts;
+        const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
+        const Runs runs = row_runs(g.oh, g.ow, src.wp);
+        const int64_t v0 = 2 * (pairs * part / parts), v1 = std::min(runs.vectors(), 2 * (pairs * (part + 1) / parts));
+        valid_conv(src.data, g.c, src.plane, src.wp, runs, packed, g.oc, g.kh, g.kw, b, y + n * g.oc * g.out_pixels(),
+                   g.out_pixels(), v0, v1);
+      }
+    });
+    return;
+  }
   pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
     float* xp = per_thread + stride * static_cast<size_t>(t);
     float* wide = xp + aligned(in.floats());

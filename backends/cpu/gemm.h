@@ -11,6 +11,18 @@ namespace gg::cpu {
 // C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
 inline void sgemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                    const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 1) {
+    // One row (a dense layer on one image): OpenBLAS's sgemv is ~3x faster
+    // than its sgemm at M = 1. c = op(B)^T x, x = op(A)'s row.
+    const int incx = ta ? static_cast<int>(lda) : 1;
+    if (tb)  // B is [N,K]
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b, static_cast<int>(ldb),
+                  a, incx, beta, c, 1);
+    else  // B is [K,N]
+      cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(k), static_cast<int>(n), alpha, b, static_cast<int>(ldb),
+                  a, incx, beta, c, 1);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, static_cast<int>(m),
               static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
               static_cast<int>(ldc));
