@@ -11,13 +11,16 @@
 // and name the element at fault.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/graph/autodiff.h>
 #include <graphgrad/ops/ops.h>
 
 #include "cpu/conv_direct.h"
@@ -191,6 +194,53 @@ TEST_SUITE("cpu_kernels") {
           FAIL("dx element " << i << ": " << got[i] << ", the rule says " << want[i]);
           break;
         }
+    }
+  }
+
+  // The CPU backend applies a relu inside the conv that feeds it when the relu
+  // is the conv output's only reader. Checked on every conv path (im2col,
+  // direct wide, direct row by row), against the conv output fetched on its own:
+  // the fused result must be exactly std::max(conv, 0); a conv whose output
+  // has a second reader must not be fused (the add would see relu'd values).
+  TEST_CASE("conv2d + relu fused in the CPU backend: exact, and only where the relu alone reads the conv") {
+    // (channels, width): im2col; direct in wide rows; direct row by row
+    for (auto [c, w] : {std::pair<int64_t, int64_t>{1, 12}, {8, 12}, {8, 16}}) {
+      CAPTURE(c);
+      CAPTURE(w);
+      const int64_t n = 3, h = 10;
+      gg::Graph g;
+      const gg::NodeId x = g.placeholder("x", gg::Shape{gg::kBatch, c, h, w});
+      const gg::NodeId wt = g.constant("w", gg::Shape{9, c, 3, 3}, random_values(static_cast<size_t>(9 * c * 9), 5));
+      const gg::NodeId b = g.constant("b", gg::Shape{9}, random_values(9, 6));
+      const gg::NodeId conv_alone = gg::ops::conv2d(g, x, wt, b, 1, gg::ops::Padding::same);
+      // relu's output read by an add (+0): a target would get its own buffer,
+      // and the relu would then run as a copy and hide the conv's epilogue
+      const gg::NodeId zero = g.placeholder("zero", gg::Shape{gg::kBatch, 9, h, w});
+      const gg::NodeId fused =
+          gg::add(g, gg::ops::relu(g, gg::ops::conv2d(g, x, wt, b, 1, gg::ops::Padding::same)), zero);
+      const gg::NodeId shared_conv = gg::ops::conv2d(g, x, wt, b, 1, gg::ops::Padding::same);
+      const gg::NodeId both = gg::add(g, gg::ops::relu(g, shared_conv), shared_conv);
+      const auto xv = random_values(static_cast<size_t>(n * c * h * w), 7);
+      auto backend = gg::make_backend("cpu", g, gg::BackendOptions{2, {}});
+      const size_t count = static_cast<size_t>(n * 9 * h * w);
+      const std::vector<float> zeros(count, 0.0f);
+      auto value_of = [&](gg::NodeId target) {
+        auto exe = backend->compile({target}, n);
+        std::vector<gg::Feed> feeds{{x, gg::Shape{n, c, h, w}, gg::DType::f32, xv.data()}};
+        if (target == fused) feeds.push_back({zero, gg::Shape{n, 9, h, w}, gg::DType::f32, zeros.data()});
+        exe->run(feeds);
+        std::vector<float> v(count);
+        exe->fetch(target, v);
+        return v;
+      };
+      const auto conv = value_of(conv_alone), relu = value_of(fused), sum = value_of(both);
+      int negatives = 0;
+      for (size_t i = 0; i < count; ++i) {
+        negatives += conv[i] < 0;
+        REQUIRE(relu[i] == std::max(conv[i], 0.0f));
+        REQUIRE(sum[i] == std::max(conv[i], 0.0f) + conv[i]);
+      }
+      CHECK(negatives > 0);  // the relu had something to do
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "simd.h"
 
@@ -91,13 +92,19 @@ void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, Tap tap, fl
 // out[o][q] for q in [0, in.nq) (in wide form, row stride in.wp; columns past
 // the valid width are garbage) = sum over taps and input channels.
 void copy_out(const float* wide, const Padded& in, int64_t cout, int64_t out_h, int64_t out_w, const float* bias,
-              float* out) {
+              bool relu, float* out) {
+  // relu as the relu kernel computes it, std::max(v, 0.0f): v < floor ? 0 : v,
+  // with floor = 0 (a NaN or -0 passes) or -inf (nothing is below it).
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
   for (int64_t o = 0; o < cout; ++o) {
     const float b = bias ? bias[o] : 0.0f;
     for (int64_t r = 0; r < out_h; ++r) {
       const float* src = wide + o * in.nq_tiles + r * in.wp;
       float* dst = out + (o * out_h + r) * out_w;
-      for (int64_t k = 0; k < out_w; ++k) dst[k] = src[k] + b;
+      for (int64_t k = 0; k < out_w; ++k) {
+        const float v = src[k] + b;
+        dst[k] = v < floor ? 0.0f : v;
+      }
     }
   }
 }
@@ -122,7 +129,7 @@ Runs row_runs(int64_t out_h, int64_t out_w, int64_t in_w) { return {out_h, out_w
 // broadcast weight stay in the 16 ymm registers for R = 6.
 template <int R>
 GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t plane, int64_t wp, int64_t kh,
-                        int64_t kw, const float* w, const float* bias, float* ya, float* yb, int64_t ldy) {
+                        int64_t kw, const float* w, const float* bias, bool relu, float* ya, float* yb, int64_t ldy) {
   __m256 lo[R], hi[R];  // two 1-D arrays: GCC keeps these in registers (a 2-D one it spilled)
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) lo[r] = hi[r] = bias ? _mm256_broadcast_ss(bias + r) : _mm256_setzero_ps();
@@ -144,6 +151,16 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
         w += R;
       }
     }
+  if (relu) {
+    // relu(v) = v < 0 ? 0 : v, bit for bit what the relu kernel's
+    // std::max(v, 0.0f) gives (a NaN and -0 pass through)
+    const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      lo[r] = _mm256_andnot_ps(_mm256_cmp_ps(lo[r], zero, _CMP_LT_OQ), lo[r]);
+      hi[r] = _mm256_andnot_ps(_mm256_cmp_ps(hi[r], zero, _CMP_LT_OQ), hi[r]);
+    }
+  }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     _mm256_storeu_ps(ya + r * ldy, lo[r]);
@@ -155,7 +172,7 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
 // `runs` (its vectors of 8 from v_begin, even, to v_end), from ch planes of x
 // (plane floats each, rows wp apart).
 GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, const Runs& runs, const float* packed,
-                        int64_t cout, int64_t kh, int64_t kw, const float* bias, float* out, int64_t ldy,
+                        int64_t cout, int64_t kh, int64_t kw, const float* bias, bool relu, float* out, int64_t ldy,
                         int64_t v_begin = 0, int64_t v_end = -1) {
   const int64_t taps = ch * kh * kw, per_run = runs.len / 8;
   const int64_t vectors = v_end < 0 ? runs.vectors() : v_end;
@@ -177,12 +194,12 @@ GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, c
       float* ya = out + o0 * ldy + out_at(v);
       float* yb = out + o0 * ldy + out_at(v2);
       switch (blocks.rows(blk)) {
-        case 6: valid_tile<6>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
-        case 5: valid_tile<5>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
-        case 4: valid_tile<4>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
-        case 3: valid_tile<3>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
-        case 2: valid_tile<2>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
-        default: valid_tile<1>(xa, xb, ch, plane, wp, kh, kw, w, b, ya, yb, ldy); break;
+        case 6: valid_tile<6>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
+        case 5: valid_tile<5>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
+        case 4: valid_tile<4>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
+        case 3: valid_tile<3>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
+        case 2: valid_tile<2>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
+        default: valid_tile<1>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
       }
     }
   }
@@ -340,7 +357,7 @@ GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const f
 }
 #else
 void valid_conv(const float*, int64_t, int64_t, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t,
-                const float*, float*, int64_t, int64_t = 0, int64_t = -1) {}
+                const float*, bool, float*, int64_t, int64_t = 0, int64_t = -1) {}
 void weight_grad(const float*, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                  float*) {}
 void scatter_conv(const float*, const ConvGeometry&, const float*, float*) {}
@@ -406,7 +423,7 @@ Source source(const ConvGeometry& g, const float* x, bool rows_mode, const Padde
 }
 
 void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* w, const float* b, float* y,
-             float* scratch, ThreadPool& pool) {
+             float* scratch, ThreadPool& pool, bool relu) {
   const Padded in = forward_input(g);
   const bool rows_mode = g.ow % 8 == 0;  // no garbage columns, output written in place
   float* packed = scratch;
@@ -426,8 +443,8 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
         const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
         const Runs runs = row_runs(g.oh, g.ow, src.wp);
         const int64_t v0 = 2 * (pairs * part / parts), v1 = std::min(runs.vectors(), 2 * (pairs * (part + 1) / parts));
-        valid_conv(src.data, g.c, src.plane, src.wp, runs, packed, g.oc, g.kh, g.kw, b, y + n * g.oc * g.out_pixels(),
-                   g.out_pixels(), v0, v1);
+        valid_conv(src.data, g.c, src.plane, src.wp, runs, packed, g.oc, g.kh, g.kw, b, relu,
+                   y + n * g.oc * g.out_pixels(), g.out_pixels(), v0, v1);
       }
     });
     return;
@@ -439,12 +456,13 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
       const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
       float* yn = y + n * g.oc * g.out_pixels();
       if (rows_mode) {
-        valid_conv(src.data, g.c, src.plane, src.wp, row_runs(g.oh, g.ow, src.wp), packed, g.oc, g.kh, g.kw, b, yn,
-                   g.out_pixels());
+        valid_conv(src.data, g.c, src.plane, src.wp, row_runs(g.oh, g.ow, src.wp), packed, g.oc, g.kh, g.kw, b, relu,
+                   yn, g.out_pixels());
         continue;
       }
-      valid_conv(src.data, g.c, src.plane, src.wp, wide_runs(in), packed, g.oc, g.kh, g.kw, nullptr, wide, in.nq_tiles);
-      copy_out(wide, in, g.oc, g.oh, g.ow, b, yn);
+      valid_conv(src.data, g.c, src.plane, src.wp, wide_runs(in), packed, g.oc, g.kh, g.kw, nullptr, false, wide,
+                 in.nq_tiles);
+      copy_out(wide, in, g.oc, g.oh, g.ow, b, relu, yn);
     }
   });
 }
@@ -480,12 +498,13 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
       }
       pad_planes(dyn, g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
       if (rows_mode) {
-        valid_conv(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, dxn,
-                   g.h * g.w);
+        valid_conv(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, false,
+                   dxn, g.h * g.w);
         continue;
       }
-      valid_conv(dyp, g.oc, in.plane(), in.wp, wide_runs(in), packed, g.c, g.kh, g.kw, nullptr, wide, in.nq_tiles);
-      copy_out(wide, in, g.c, g.h, g.w, nullptr, dxn);
+      valid_conv(dyp, g.oc, in.plane(), in.wp, wide_runs(in), packed, g.c, g.kh, g.kw, nullptr, false, wide,
+                 in.nq_tiles);
+      copy_out(wide, in, g.c, g.h, g.w, nullptr, false, dxn);
     }
   });
 }

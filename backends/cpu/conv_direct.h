@@ -36,9 +36,10 @@ size_t backward_input_scratch(const ops::ConvGeometry& g, int threads);
 size_t backward_weight_scratch(const ops::ConvGeometry& g, int threads);
 
 
-// y[N,OC,OH,OW] = conv(x[N,C,H,W], w[OC,C,KH,KW]) + b (b may be null).
+// y[N,OC,OH,OW] = conv(x[N,C,H,W], w[OC,C,KH,KW]) + b (b may be null),
+// through relu when `relu` is set.
 void forward(const ops::ConvGeometry& g, int64_t batch, const float* x, const float* w, const float* b, float* y,
-             float* scratch, ThreadPool& pool);
+             float* scratch, ThreadPool& pool, bool relu = false);
 // dx[N,C,H,W] = the adjoint of forward in x, applied to dy[N,OC,OH,OW].
 void backward_input(const ops::ConvGeometry& g, int64_t batch, const float* dy, const float* w, float* dx,
                     float* scratch, ThreadPool& pool);

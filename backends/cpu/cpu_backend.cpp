@@ -48,6 +48,8 @@ class CpuBackend;
 struct Step {
   const Node* node;
   const KernelEntry* kernel;
+  bool relu_epilogue = false;  // conv2d: relu applied as the output is written
+  bool skip = false;           // a relu whose conv already applied it, in place
 };
 
 class CpuExecutable final : public Executable {
@@ -66,6 +68,7 @@ class CpuExecutable final : public Executable {
   std::vector<const Feed*> bound_;  // per placeholder, during run()
   std::vector<Step> steps_;
   void bind_slots();
+  void fuse_conv_relu(const std::vector<bool>& own);
 
   std::vector<void*> slot_;  // per node id: where its value lives during a run
   // Computed values live in the backend's workspace (shared by its executables)
@@ -197,6 +200,7 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
       g_, order, targets_, [&](const Node& n) { return own[static_cast<size_t>(n.id)] ? 0 : bytes(n); }, alias_of, 64,
       [&](const Node& n) { return computed(n) && find_kernel(n.op->name())->in_place; });
   offset_ = plan.offset;
+  fuse_conv_relu(own);
   own_offset_.assign(static_cast<size_t>(g_.size()), -1);
   int64_t own_bytes = 0;
   for (NodeId id : order)
@@ -207,6 +211,31 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
   own_ = AlignedBuffer(static_cast<size_t>(own_bytes / 4));
   backend.reserve_workspace(static_cast<size_t>(plan.total_bytes / 4), scratch);
   if (profiling_requested()) profile_ms_.assign(steps_.size(), 0.0);
+}
+
+// conv2d followed by a relu that is the only reader of its output (conv2d ->
+// activation in every Keras-style net): the conv applies the relu as it
+// writes, saving a pass over the activation. The conv's own output is then
+// never seen, so it must not be a target. When the planner let the relu write
+// over the conv's output (it is in-place), the relu step is skipped; else it
+// still runs, a copy (relu of relu'd values changes nothing).
+void CpuExecutable::fuse_conv_relu(const std::vector<bool>& own) {
+  std::vector<int> readers(static_cast<size_t>(g_.size()), 0);
+  std::vector<size_t> step_of(static_cast<size_t>(g_.size()), steps_.size());
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    step_of[static_cast<size_t>(steps_[k].node->id)] = k;
+    for (NodeId in : steps_[k].node->inputs) ++readers[static_cast<size_t>(in)];
+  }
+  for (Step& relu : steps_) {
+    if (std::string_view(relu.node->op->name()) != "relu") continue;
+    const auto conv = static_cast<size_t>(relu.node->inputs[0]);
+    if (step_of[conv] == steps_.size() || readers[conv] != 1 || own[conv]) continue;
+    Step& producer = steps_[step_of[conv]];
+    if (std::string_view(producer.node->op->name()) != "conv2d") continue;
+    producer.relu_epilogue = true;
+    const auto r = static_cast<size_t>(relu.node->id);
+    relu.skip = !own[r] && offset_[r] == offset_[conv];
+  }
 }
 
 void CpuExecutable::bind_slots() {
@@ -241,7 +270,9 @@ void CpuExecutable::run(std::span<const Feed> feeds) {
       slot_[static_cast<size_t>(n.id)] = slot_[static_cast<size_t>(n.inputs[0])];
       continue;
     }
+    if (s.skip) continue;
     a.node = &n;
+    a.relu_epilogue = s.relu_epilogue;
     for (size_t i = 0; i < n.inputs.size(); ++i) a.in[i] = slot_[static_cast<size_t>(n.inputs[i])];
     a.out = static_cast<float*>(slot_[static_cast<size_t>(n.id)]);
     if (!profiling) {

@@ -21,6 +21,9 @@ struct KernelArgs : NodeView {
   ThreadPool* pool = nullptr;
   float* scratch = nullptr;  // scratch_floats(...) floats, 64-byte aligned
   Communicator* comm = nullptr;  // runs the allreduce nodes
+  // conv2d: apply relu to the output as it is written (the compile step sets
+  // this where a relu is the output's only reader; see cpu_backend.cpp).
+  bool relu_epilogue = false;
 
   template <class T = float>
   const T* input(int i) const { return static_cast<const T*>(in[i]); }

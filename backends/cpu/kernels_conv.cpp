@@ -140,7 +140,8 @@ void conv2d_forward(const KernelArgs& a) {
   const ConvGeometry g = ops::conv_geometry(a.node->attrs);
   if (direct::applicable(g))
     return direct::forward(g, a.batch, a.input(0), a.input(1), a.node->inputs.size() == 3 ? a.input(2) : nullptr, a.out,
-                           a.scratch, *a.pool);
+                           a.scratch, *a.pool, a.relu_epilogue);
+  const bool relu = a.relu_epilogue;
   const float* x = a.input(0);
   const float* w = a.input(1);
   const float* b = a.node->inputs.size() == 3 ? a.input(2) : nullptr;
@@ -157,14 +158,16 @@ void conv2d_forward(const KernelArgs& a) {
       if (direct) {
         sgemm1(false, false, g.oc, g.out_pixels(), g.col_rows(), 1.0f, w, g.col_rows(), xn, g.out_pixels(),
                b ? 1.0f : 0.0f, yn, g.out_pixels());
-        continue;
+      } else {
+        for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows) {
+          const int64_t oy1 = std::min(g.oh, oy0 + rows), cols = (oy1 - oy0) * g.ow;
+          im2col(g, xn, col, oy0, oy1);
+          sgemm1(false, false, g.oc, cols, g.col_rows(), 1.0f, w, g.col_rows(), col, cols, b ? 1.0f : 0.0f,
+                 yn + oy0 * g.ow, g.out_pixels());
+        }
       }
-      for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows) {
-        const int64_t oy1 = std::min(g.oh, oy0 + rows), cols = (oy1 - oy0) * g.ow;
-        im2col(g, xn, col, oy0, oy1);
-        sgemm1(false, false, g.oc, cols, g.col_rows(), 1.0f, w, g.col_rows(), col, cols, b ? 1.0f : 0.0f,
-               yn + oy0 * g.ow, g.out_pixels());
-      }
+      if (relu)  // the image's output is still in cache; as the relu kernel: std::max(v, 0)
+        for (int64_t i = 0; i < g.oc * g.out_pixels(); ++i) yn[i] = std::max(yn[i], 0.0f);
     }
   });
 }
