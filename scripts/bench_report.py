@@ -3,9 +3,9 @@
 
   scripts/bench_report.py [--build DIR] [--data DIR] [--quick] [--threads N] [--train-limit N] [--out DIR]
 
-Runs, each with --benchmark_format=json, the roofline (bench_roofline: sgemm and FMA peaks),
-bench_ops and bench_train on the cpu and vulkan backends; then the peers, each when it can
-run here (else a line saying why it was skipped): our `mnist train`, PyTorch
+Runs, each with --benchmark_format=json, the roofline (bench_roofline: sgemm and FMA peaks, the
+net's GEMMs, the direct conv kernels), bench_ops and bench_train on the cpu and vulkan backends;
+then the peers, each when it can run here (else a line saying why it was skipped): our `mnist train`, PyTorch
 (../shared/peers/torch_mnist_cnn.py), libtorch (built once by build_libtorch_peer.sh into
 <build>/peers/) and onnxruntime-node (from the npm registry, by scripts/install_onnxruntime.sh into
 build/onnxruntime; skipped, with npm's reason, when it cannot be installed).
@@ -330,15 +330,39 @@ def write_markdown(path, meta, res, chart_line):
              '(e.g. conv2d_2: conv2d_backward_input + conv2d_backward_weight + bias_grad).\n')
     L.append(op_table(ops_rows, ordered_cases(ops_rows, ['_forward', '_backward']), batches, sg, fm))
     L.append('## The net\'s GEMMs (bench_roofline, cblas_sgemm as the CPU backend calls it, batch 128)\n')
+    roof = (res['roofline'] or {}).get('benchmarks', [])
+    direct = [b for b in roof if b['name'].startswith('direct/')]
+    L.append('Every im2col GEMM of the net at its shapes. A GEMM with 0 calls per step is measured but not run by the '
+             'training step: conv2d_1.backward_input (its input is data) and, where the CPU has AVX2+FMA, conv2d_2\'s '
+             'three, the im2col fallback for CPUs without it: there conv2d_2 runs the direct kernels (next table).\n')
     L.append('| GEMM | M×N×K | calls per step | 1 thread GFLOP/s | % of sgemm peak (1 thread) | 2 threads GFLOP/s |\n'
              '|---|---|---|---|---|---|')
     s1 = rl.get('sgemm/peak/2048x2048x2048/threads:1')
-    for b in (res['roofline'] or {}).get('benchmarks', []):
+    for b in roof:
         m = re.match(r'sgemm/([^/]+)/([^/]+)/threads:1$', b['name'])
         if m and m[1] != 'peak':
             two = rl.get(f'sgemm/{m[1]}/{m[2]}/threads:2')
             L.append(f"| {m[1]} ({b.get('label', '').split(' ')[0]}) | {m[2]} | {int(b.get('calls_per_step', 0))} | "
                      f"{fmt(b.get('GFLOP/s'))} | {pct(b.get('GFLOP/s'), s1)} | {fmt(two)} |")
+    L.append('')
+    L.append('## The direct conv kernels (bench_roofline, conv2d_2 at batch 128)\n')
+    if direct:
+        f1, f2 = rl.get('fma_peak/threads:1'), rl.get('fma_peak/threads:2')
+        L.append('What the training step runs for conv2d_2 on the CPU backend (backends/cpu/conv_direct.h, AVX2+FMA, '
+                 'no im2col): one call per step over the whole batch. threads:T is one call over 64·T images on a pool '
+                 'of T threads (the same work per thread; T = 2 is the batch-128 call), against the T-thread FMA peak.\n')
+        L.append('| kernel | 1 thread GFLOP/s | % of FMA peak (1 thread) | 2 threads GFLOP/s | % of FMA peak (2 threads) |\n'
+                 '|---|---|---|---|---|')
+        by_name = {b['name']: b for b in direct}
+        for kernel in ('forward', 'backward_input', 'backward_weight'):
+            one = (by_name.get(f'direct/conv2d_2.{kernel}/threads:1') or {}).get('GFLOP/s')
+            two = (by_name.get(f'direct/conv2d_2.{kernel}/threads:2') or {}).get('GFLOP/s')
+            L.append(f'| conv2d_2.{kernel} | {fmt(one)} | {pct(one, f1)} | {fmt(two)} | {pct(two, f2)} |')
+    elif res['roofline']:
+        L.append('Not run: this CPU lacks AVX2+FMA, so bench_roofline registers no direct/ entries and conv2d_2 runs '
+                 'im2col + sgemm (the conv2d_2 GEMMs above).')
+    else:
+        L.append('Not run: the roofline did not run (see Skipped).')
     L.append('')
     L.append('## Peers: the same net, one epoch, side by side\n')
     L.append('| run | train img/s | inference img/s | latency, 1 image (ms) | test accuracy | peak RSS (MiB) | '
