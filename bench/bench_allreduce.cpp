@@ -4,7 +4,7 @@
 //   mpirun -np 2 <build>/bin/bench_allreduce [--json] [MAX_MIB=64]
 //
 // For each size (4 KiB .. MAX_MIB, x4), every rank does warm-ups, then timed
-// blocking all-reduces with a barrier before each; rank 0 prints the median
+// blocking all-reduces with the ranks lined up before each; rank 0 prints the median
 // and the bus bandwidth a ring all-reduce implies (2(N-1)/N x bytes / time);
 // scripts/mpi_projection.py turns the JSON into a latency and a bandwidth and
 // projects the training step onto bigger clusters. Not Google Benchmark: its
@@ -37,8 +37,13 @@ int main(int argc, char** argv) {
     const int reps = bytes <= (1 << 20) ? 200 : bytes <= (16 << 20) ? 30 : 10;
     for (int i = 0; i < 5; ++i) world->allreduce_sum(data);
     std::vector<double> us;
+    // Line the ranks up with a one-float all-reduce, not barrier(): that one
+    // polls with sleeps (to leave the cores to the others), so ranks leave it
+    // up to half a millisecond apart, and the timed all-reduce would measure
+    // the skew; a blocking all-reduce spins, and releases them together.
+    std::vector<float> line_up(1, 0.0f);
     for (int i = 0; i < reps; ++i) {
-      world->barrier();
+      world->allreduce_sum(line_up);
       const auto t0 = std::chrono::steady_clock::now();
       world->allreduce_sum(data);
       us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
