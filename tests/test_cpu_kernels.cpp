@@ -204,7 +204,9 @@ TEST_SUITE("cpu_kernels") {
   // has a second reader must not be fused (the add would see relu'd values).
   TEST_CASE("conv2d + relu fused in the CPU backend: exact, and only where the relu alone reads the conv") {
     // (channels, width): im2col; direct in wide rows; direct row by row
-    for (auto [c, w] : {std::pair<int64_t, int64_t>{1, 12}, {8, 12}, {8, 16}}) {
+    for (const std::pair<int64_t, int64_t>& channels_width : {std::pair<int64_t, int64_t>{1, 12}, {8, 12}, {8, 16}}) {
+      // (plain variables, not a structured binding: clang 14 cannot capture those in a lambda)
+      const int64_t c = channels_width.first, w = channels_width.second;
       CAPTURE(c);
       CAPTURE(w);
       const int64_t n = 3, h = 10;
