@@ -26,7 +26,7 @@ void set_type(onnx::ValueInfoProto* v, const std::string& name, const Shape& sha
 
 class Builder {
  public:
-  Builder(const Graph& g, onnx::GraphProto* out) : g_(g), out_(out) {}
+  explicit Builder(onnx::GraphProto* out) : out_(out) {}
 
   onnx::NodeProto* node(const char* op, const Node& n, std::vector<std::string> inputs, const std::string& suffix = {}) {
     auto* p = out_->add_node();
@@ -66,7 +66,6 @@ class Builder {
   int count() const { return count_; }
 
  private:
-  const Graph& g_;
   onnx::GraphProto* out_;
   int count_ = 0;
 };
@@ -84,7 +83,7 @@ OnnxExportStats export_onnx(const Graph& g, NodeId input, NodeId output,
   opset->set_version(kOpset);
   onnx::GraphProto* graph = model.mutable_graph();
   graph->set_name("graphgrad");
-  Builder b(g, graph);
+  Builder b(graph);
   OnnxExportStats stats;
 
   // ONNX name of each node's value: a node that maps to nothing (dropout) stands for its input.

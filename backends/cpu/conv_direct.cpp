@@ -185,8 +185,11 @@ GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, c
     const float* xb = x + in_at(v2);
     // The tile's newest input row, a few tiles ahead, for every channel: the
     // hardware prefetcher does not follow this many strided streams.
+    // (Clamped to the planes' last float: a pointer past the buffer is
+    // undefined even if the prefetch itself cannot fault.)
+    const int64_t ahead = (xb - x) + (kh - 1) * wp + kPrefetch;
     for (int64_t c = 0; c < ch; ++c)
-      _mm_prefetch(reinterpret_cast<const char*>(xb + c * plane + (kh - 1) * wp + kPrefetch), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(x + std::min(c * plane + ahead, ch * plane - 1)), _MM_HINT_T0);
     for (int64_t blk = 0; blk < blocks.count; ++blk) {
       const int64_t o0 = blocks.first(blk);
       const float* w = packed + o0 * taps;

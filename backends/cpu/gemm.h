@@ -15,6 +15,15 @@ inline void sgemm1(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
     // One row (a dense layer on one image): OpenBLAS's sgemv is ~3x faster
     // than its sgemm at M = 1. c = op(B)^T x, x = op(A)'s row.
     const int incx = ta ? static_cast<int>(lda) : 1;
+    // sgemm never reads C when beta is 0; make sure sgemv's scaling of C
+    // (0 * whatever was in the buffer, NaN included in some OpenBLAS
+    // versions) cannot leak through either, nor an untouched C when k is 0.
+    if (beta == 0.0f)
+      for (int64_t j = 0; j < n; ++j) c[j] = 0.0f;
+    if (k == 0) {  // C = beta * C, which sgemv would skip
+      for (int64_t j = 0; j < n; ++j) c[j] *= beta;
+      return;
+    }
     if (tb)  // B is [N,K]
       cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(k), alpha, b, static_cast<int>(ldb),
                   a, incx, beta, c, 1);

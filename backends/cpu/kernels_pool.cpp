@@ -58,26 +58,27 @@ void max_pool2d(const KernelArgs& a) {
 // never wins), zeros elsewhere. Returns the windows done, a multiple of 8.
 int64_t pool2x2_backward_row_avx2(const float*, const float*, const float*, float*, float*, int64_t);
 #if GG_HAVE_AVX2_PATHS
+// De-interleave 16 floats into their 8 even and 8 odd columns, and back.
+// (Functions, not lambdas: a lambda does not inherit GG_AVX2's target.)
+GG_AVX2 inline __m256 even_columns(__m256 lo, __m256 hi) {
+  return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+}
+GG_AVX2 inline __m256 odd_columns(__m256 lo, __m256 hi) {
+  return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+}
+GG_AVX2 inline void store_interleaved(float* dst, __m256 even, __m256 odd) {
+  const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
+  _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+  _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
 GG_AVX2 int64_t pool2x2_backward_row_avx2(const float* r0, const float* r1, const float* dy, float* d0, float* d1,
                                            int64_t ow) {
-  // De-interleave 16 floats into the 8 even and 8 odd columns, and back.
-  const __m256i order = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
-  auto evens = [&](__m256 lo, __m256 hi) {
-    return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)), order);
-  };
-  auto odds = [&](__m256 lo, __m256 hi) {
-    return _mm256_permutevar8x32_ps(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)), order);
-  };
-  auto store_interleaved = [](float* dst, __m256 even, __m256 odd) {
-    const __m256 lo = _mm256_unpacklo_ps(even, odd), hi = _mm256_unpackhi_ps(even, odd);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-  };
   int64_t ox = 0;
   for (; ox + 8 <= ow; ox += 8) {
     const __m256 t0 = _mm256_loadu_ps(r0 + 2 * ox), t1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
     const __m256 u0 = _mm256_loadu_ps(r1 + 2 * ox), u1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
-    const __m256 a0 = evens(t0, t1), a1 = odds(t0, t1), b0 = evens(u0, u1), b1 = odds(u0, u1);
+    const __m256 a0 = even_columns(t0, t1), a1 = odd_columns(t0, t1), b0 = even_columns(u0, u1), b1 = odd_columns(u0, u1);
     const __m256 k1 = _mm256_cmp_ps(a1, a0, _CMP_GT_OQ);  // scan: a0, then a1, b0, b1 if strictly greater
     const __m256 m1 = _mm256_blendv_ps(a0, a1, k1);
     const __m256 k2 = _mm256_cmp_ps(b0, m1, _CMP_GT_OQ);
