@@ -39,10 +39,14 @@ expect "batch 0"              nonzero "--batch"                    -- "$mnist" t
 expect "negative epochs"      nonzero "--epochs"                   -- "$mnist" train --epochs -1 --data "$data"
 expect "threads 0"            nonzero "--threads"                  -- "$mnist" train --threads 0 --data "$data"
 expect "missing data dir"     nonzero "$tmp/nowhere"               -- "$mnist" train --data "$tmp/nowhere" --epochs 1
-expect "train and save"       0       '"test_accuracy"'            -- "$mnist" train --data "$data" --epochs 1 --train-limit 512 --batch 64 --threads 2 --json --save "$tmp/w.ckpt"
-expect "json summary keys"    0       'train_images_per_s.*infer_images_per_s.*peak_rss_mib' -- "$mnist" train --data "$data" --epochs 1 --train-limit 256 --json
-expect "evaluate"             0       "accuracy: 0\.[0-9]"         -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt"
+# Runs that succeed validate on the first 1,000 test images (--test-limit): each
+# evaluation of all 10,000 costs seconds in the sanitized build.
+expect "train and save"       0       '"test_accuracy"'            -- "$mnist" train --data "$data" --test-limit 1000 --epochs 1 --train-limit 512 --batch 64 --threads 2 --json --save "$tmp/w.ckpt"
+expect "json summary keys"    0       'train_images_per_s.*infer_images_per_s.*peak_rss_mib' -- "$mnist" train --data "$data" --test-limit 1000 --epochs 1 --train-limit 256 --json
+expect "evaluate"             0       "accuracy: 0\.[0-9]"         -- "$mnist" evaluate --data "$data" --test-limit 1000 --load "$tmp/w.ckpt"
 expect "predict"              0       "predicted = [0-9], actual = 7" -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 0
+expect "test-limit"           0       '"test_images":5}$'           -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt" --test-limit 5 --json
+expect "test-limit negative"  nonzero "--test-limit: expects a count of images" -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt" --test-limit -1
 expect "predict past data"    nonzero "--index 10000"              -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 10000
 expect "evaluate missing ckpt" nonzero "$tmp/none.ckpt"            -- "$mnist" evaluate --data "$data" --load "$tmp/none.ckpt"
 head -c 4096 /dev/urandom > "$tmp/junk.ckpt"
@@ -54,10 +58,10 @@ expect "graph dump has backward" 0    "conv2d_backward_weight"     -- "$mnist" g
 
 # --plot: loss and test accuracy per epoch as a PNG (matplotlib), the numbers beside it; --plot-with adds another run.
 if /usr/bin/python3 -c "import matplotlib" 2>/dev/null; then
-  expect "plot"               0       "plotted the curves to $tmp/c1.png" -- "$mnist" train --data "$data" --epochs 2 --train-limit 256 --plot "$tmp/c1.png"
+  expect "plot"               0       "plotted the curves to $tmp/c1.png" -- "$mnist" train --data "$data" --test-limit 1000 --epochs 2 --train-limit 256 --plot "$tmp/c1.png"
   expect "plot is a png"      0       "PNG image data, 1200 x 480"  -- file "$tmp/c1.png"
   expect "plot json"          0       '"epoch": 2'                  -- cat "$tmp/c1.json"
-  expect "plot with another"  0       "plotted the curves"          -- "$mnist" train --data "$data" --epochs 2 --train-limit 256 --batch 64 --plot "$tmp/c2.png" --plot-with "$tmp/c1.json"
+  expect "plot with another"  0       "plotted the curves"          -- "$mnist" train --data "$data" --test-limit 1000 --epochs 2 --train-limit 256 --batch 64 --plot "$tmp/c2.png" --plot-with "$tmp/c1.json"
   echo '{"epochs": []}' > "$tmp/empty.json"
   expect "plot with a bad file" nonzero "empty.json: not a training-curve file" -- "$mnist" train --data "$data" --epochs 1 --train-limit 64 --plot "$tmp/c3.png" --plot-with "$tmp/empty.json"
 else
@@ -119,7 +123,7 @@ if [ "${GG_BUILT_WITH_MPI:-}" = OFF ]; then
 fi
 
 # SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
-"$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
+"$mnist" train --data "$data" --test-limit 1000 --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
   > "$tmp/run.out" 2> "$tmp/run.err" &
 pid=$!
 for _ in $(seq 1 600); do [ -f "$tmp/run.ckpt" ] && break; sleep 0.1; done
@@ -132,19 +136,19 @@ if [ $status -eq 130 ] && grep -q "last checkpoint is $tmp/run.ckpt" "$tmp/run.e
 else
   echo "FAIL sigint: exit $status"; cat "$tmp/run.err"; failed=$((failed + 1))
 fi
-expect "interrupted ckpt loads" 0     "accuracy: 0\.[0-9]"        -- "$mnist" evaluate --data "$data" --load "$tmp/run.ckpt"
+expect "interrupted ckpt loads" 0     "accuracy: 0\.[0-9]"        -- "$mnist" evaluate --data "$data" --test-limit 1000 --load "$tmp/run.ckpt"
 last=$(grep -c '"epoch"' "$tmp/run.out")
-expect "resume continues"     0       "\"epoch\":$((last + 1)),"   -- "$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs $((last + 1)) --threads 2 --json --resume "$tmp/run.ckpt"
+expect "resume continues"     0       "\"epoch\":$((last + 1)),"   -- "$mnist" train --data "$data" --test-limit 1000 --train-limit 1024 --batch 64 --epochs $((last + 1)) --threads 2 --json --resume "$tmp/run.ckpt"
 # SIGKILL mid-epoch (no handler runs): the last checkpoint written is still whole, because it was
 # renamed into place only after being written and flushed.
-"$mnist" train --data "$data" --train-limit 1024 --batch 64 --epochs 500 --threads 2 --save "$tmp/killed.ckpt" \
+"$mnist" train --data "$data" --test-limit 1000 --train-limit 1024 --batch 64 --epochs 500 --threads 2 --save "$tmp/killed.ckpt" \
   > /dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -f "$tmp/killed.ckpt" ] && break; sleep 0.1; done
 sleep 0.5
 kill -KILL $pid
 wait $pid 2>/dev/null
-expect "sigkill: last checkpoint loads" 0 "accuracy: 0\.[0-9]"    -- "$mnist" evaluate --data "$data" --load "$tmp/killed.ckpt"
+expect "sigkill: last checkpoint loads" 0 "accuracy: 0\.[0-9]"    -- "$mnist" evaluate --data "$data" --test-limit 1000 --load "$tmp/killed.ckpt"
 expect "resume missing file"  nonzero "$tmp/missing.ckpt"          -- "$mnist" train --data "$data" --train-limit 64 --resume "$tmp/missing.ckpt"
 expect "save-every 0"         nonzero "--save-every"               -- "$mnist" train --data "$data" --save-every 0
 

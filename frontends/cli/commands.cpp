@@ -94,7 +94,7 @@ void install_stop_handlers() {
 int train(const CommonOptions& c, const TrainOptions& t) {
   if (!t.plot.empty() && c.root()) check_plot_tools(t.plot, t.plot_with);
   const Dataset train_set = load_split(c, "train", t.train_limit);
-  const Dataset test_set = load_split(c, "test");
+  const Dataset test_set = load_split(c, "test", c.test_limit);
   auto model = compiled_model(c, train_set.item_shape);
   const int64_t steps_per_epoch = (train_set.size() + c.batch - 1) / c.batch;
   int done_epochs = 0;
@@ -229,20 +229,21 @@ int train(const CommonOptions& c, const TrainOptions& t) {
 }
 
 int evaluate(const CommonOptions& c, const std::string& load) {
-  const Dataset test_set = load_split(c, "test");
+  const Dataset test_set = load_split(c, "test", c.test_limit);
   auto model = compiled_model(c, test_set.item_shape);
   model->load(load);
   const Evaluation e = model->evaluate(test_set, c.batch);  // sharded across ranks under mpirun
   if (!c.root()) return 0;
   if (c.json)
-    std::cout << nlohmann::ordered_json{{"loss", e.loss}, {"test_accuracy", e.accuracy}}.dump() << std::endl;
+    std::cout << nlohmann::ordered_json{{"loss", e.loss}, {"test_accuracy", e.accuracy}, {"test_images", test_set.size()}}.dump()
+              << std::endl;
   else
-    std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
+    std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\nimages: " << test_set.size() << "\n";
   return 0;
 }
 
 int predict(const CommonOptions& c, const std::string& load, int64_t index, int64_t count) {
-  const Dataset test_set = load_split(c, "test");
+  const Dataset test_set = load_split(c, "test", c.test_limit);
   if (index < 0 || index >= test_set.size())
     throw std::invalid_argument(fmt::format("--index {} is outside the test set (0..{})", index, test_set.size() - 1));
   if (count < 1) throw std::invalid_argument(fmt::format("--count {}: needs at least 1 image", count));

@@ -17,6 +17,7 @@ struct CommonOptions {
   int batch = 128;
   uint64_t seed = 0;
   bool json = false;
+  int64_t test_limit = 0;   // evaluate (and, in train, validate and time inference) on the first N test images; 0: all
   double bucket_mib = 1.0;  // data-parallel: all-reduce bucket size (0: one bucket after the whole backward pass)
   // The processes of a data-parallel run (mpirun); one process when null.
   std::shared_ptr<Communicator> comm;

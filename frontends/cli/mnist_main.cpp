@@ -55,8 +55,21 @@ int main(int argc, char** argv) {
   // Ranks sharing this machine share its cores.
   c.threads = std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) / local_ranks());
 
+  // CLI::NonNegativeNumber's message prints the range up to DBL_MAX in full.
+  const CLI::Validator count_of_images(
+      [](std::string& v) {
+        try {
+          if (std::stoll(v) >= 0) return std::string();
+        } catch (const std::exception&) {
+        }
+        return "expects a count of images (0: all), got " + v;
+      },
+      "COUNT");
   auto common = [&](CLI::App* sub, bool data = true) {
-    if (data) sub->add_option("--data", c.data, "folder with the four MNIST IDX files (.gz or raw)")->capture_default_str();
+    if (data) {
+      sub->add_option("--data", c.data, "folder with the four MNIST IDX files (.gz or raw)")->capture_default_str();
+      sub->add_option("--test-limit", c.test_limit, "use the first N test images only (0: all)")->check(count_of_images);
+    }
     sub->add_option("--backend", c.backend, "cpu or vulkan")->capture_default_str()->check(CLI::IsMember({"cpu", "vulkan"}));
     sub->add_option("--device", c.device, "GPU device index or name substring (vulkan)");
     sub->add_option("--threads", c.threads, "CPU worker threads (OpenBLAS runs inside them)")->capture_default_str()->check(CLI::Range(1, 1024));
@@ -71,7 +84,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--bucket-mib", c.bucket_mib, "under mpirun: gradients go out in all-reduce buckets of this size "
                         "while the backward pass goes on (0: one bucket after it)")->capture_default_str()->check(CLI::Range(0.0, 4096.0));
   train_cmd->add_option("--epochs", t.epochs, "epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(CLI::NonNegativeNumber);
+  train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(count_of_images);
   train_cmd->add_option("--save", t.save, "write a checkpoint here (weights, optimizer state, step) every --save-every epochs and at the end");
   train_cmd->add_option("--save-every", t.save_every, "epochs between checkpoints")->capture_default_str()->check(CLI::Range(1, 100000));
   train_cmd->add_flag("--check-numerics", t.check_numerics, "after every step, name the first node whose value is NaN or infinite");
