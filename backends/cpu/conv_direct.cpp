@@ -123,6 +123,27 @@ Runs wide_runs(const Padded& in) { return {1, in.nq_tiles, 0, 0}; }
 Runs row_runs(int64_t out_h, int64_t out_w, int64_t in_w) { return {out_h, out_w, in_w, out_w}; }
 
 #if GG_HAVE_AVX2_PATHS
+// The inner loop of both conv tiles: lo[r] += w[c][r] * a[c], hi[r] +=
+// w[c][r] * b[c] over `count` channels `plane` floats apart, vectors of 8 at
+// a and b, weights R per channel. Returns w past the weights it used.
+template <int R>
+GG_AVX2 inline const float* sum_channels(const float* a, const float* b, int64_t count, int64_t plane, const float* w,
+                                         __m256* lo, __m256* hi) {
+  for (int64_t c = 0; c < count; ++c) {
+    const __m256 va = _mm256_loadu_ps(a), vb = _mm256_loadu_ps(b);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m256 wr = _mm256_broadcast_ss(w + r);
+      lo[r] = _mm256_fmadd_ps(wr, va, lo[r]);
+      hi[r] = _mm256_fmadd_ps(wr, vb, hi[r]);
+    }
+    a += plane;
+    b += plane;
+    w += R;
+  }
+  return w;
+}
+
 // One register tile of the valid conv: R output channels x 2 vectors of 8
 // positions (at xa/ya and xb/yb), summed over every tap and input channel,
 // starting from the bias (or zero). 2R accumulators + 2 input vectors + 1
@@ -136,20 +157,7 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
   for (int64_t i = 0; i < kh; ++i)
     for (int64_t j = 0; j < kw; ++j) {
       const int64_t tap = i * wp + j;
-      const float* sa = xa + tap;
-      const float* sb = xb + tap;
-      for (int64_t c = 0; c < cin; ++c) {
-        const __m256 x0 = _mm256_loadu_ps(sa), x1 = _mm256_loadu_ps(sb);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          const __m256 wr = _mm256_broadcast_ss(w + r);
-          lo[r] = _mm256_fmadd_ps(wr, x0, lo[r]);
-          hi[r] = _mm256_fmadd_ps(wr, x1, hi[r]);
-        }
-        sa += plane;
-        sb += plane;
-        w += R;
-      }
+      w = sum_channels<R>(xa + tap, xb + tap, cin, plane, w, lo, hi);
     }
   if (relu) {
     // relu(v) = v < 0 ? 0 : v, bit for bit what the relu kernel's
@@ -223,20 +231,7 @@ GG_AVX2 void scatter_tile(const float* da, const float* db, bool two, int64_t co
       __m256 lo[R], hi[R];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
-      const float* sa = da;
-      const float* sb = db;
-      for (int64_t o = 0; o < cout; ++o) {
-        const __m256 y0 = _mm256_loadu_ps(sa), y1 = _mm256_loadu_ps(sb);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) {
-          const __m256 wr = _mm256_broadcast_ss(w + r);
-          lo[r] = _mm256_fmadd_ps(wr, y0, lo[r]);
-          hi[r] = _mm256_fmadd_ps(wr, y1, hi[r]);
-        }
-        sa += dy_plane;
-        sb += dy_plane;
-        w += R;
-      }
+      w = sum_channels<R>(da, db, cout, dy_plane, w, lo, hi);
       const int64_t shift = i * dx_w + j;
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
