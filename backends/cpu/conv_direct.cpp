@@ -533,11 +533,7 @@ void backward_weight(const ConvGeometry& g, int64_t batch, const float* dy, cons
       weight_grad(dy_wide, nq8, Runs{1, nq8, 0, 0}, src.data, g.c, src.plane, src.wp, g.oc, g.kh, g.kw, partial(t));
     }
   });
-  std::copy_n(partial(0), dw_size, dw);
-  for (int t = 1; t < threads; ++t) {
-    const float* p = partial(t);
-    for (size_t i = 0; i < dw_size; ++i) dw[i] += p[i];
-  }
+  sum_thread_partials(threads, dw_size, partial, dw);
 }
 
 }  // namespace gg::cpu::direct

@@ -226,11 +226,7 @@ void conv2d_backward_weight(const KernelArgs& a) {
                col, cols, 1.0f, dw, g.col_rows());
       }
   });
-  std::copy(partial, partial + dw_size, a.out);
-  for (int t = 1; t < threads; ++t) {
-    const float* dw = partial + aligned(dw_size) * static_cast<size_t>(t);
-    for (size_t i = 0; i < dw_size; ++i) a.out[i] += dw[i];
-  }
+  sum_thread_partials(threads, dw_size, [&](int t) { return partial + aligned(dw_size) * static_cast<size_t>(t); }, a.out);
 }
 
 // db[c] = sum over n and every axis after 1 of dy[n][c][...]. Each plane is

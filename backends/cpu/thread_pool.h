@@ -54,4 +54,15 @@ class ThreadPool {
   int chunks_ = 0;
 };
 
+// out[0, n) = the per-thread partial sums part(0) + part(1) + ... in thread
+// order: a reduction that is deterministic for a given thread count.
+template <class Part>
+void sum_thread_partials(int threads, size_t n, Part part, float* out) {
+  std::copy_n(part(0), n, out);
+  for (int t = 1; t < threads; ++t) {
+    const float* p = part(t);
+    for (size_t i = 0; i < n; ++i) out[i] += p[i];
+  }
+}
+
 }  // namespace gg::cpu
