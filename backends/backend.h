@@ -12,6 +12,7 @@
 
 #include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/graph/graph.h>
+#include <graphgrad/graph/op.h>
 
 namespace gg {
 
@@ -72,6 +73,9 @@ class Backend {
 // backend when it is unknown or not built, listing the ones that are.
 std::unique_ptr<Backend> make_backend(std::string_view name, const Graph& graph, const BackendOptions& options = {});
 std::vector<std::string> backend_names();
+// The built-in compute ops (ops/op_table.h) a backend has no kernel for: empty
+// for every backend that is built (the coverage test checks it).
+std::vector<OpId> ops_without_kernel(std::string_view backend);
 
 // One line per device a backend can use ("cpu": this machine); empty with
 // `why` set when there are none (no Vulkan loader or driver, not built).

@@ -15,6 +15,14 @@ std::vector<std::string> backend_names() {
 #endif
 }
 
+std::vector<OpId> ops_without_kernel(std::string_view backend) {
+  if (backend == "cpu") return cpu::missing_kernels();
+#ifdef GRAPHGRAD_HAS_VULKAN
+  if (backend == "vulkan") return vk::missing_kernels();
+#endif
+  throw BackendError("ops_without_kernel: backend '" + std::string(backend) + "' is not built");
+}
+
 std::vector<std::string> list_devices(std::string_view backend, std::string* why) {
   if (backend == "cpu") return {"0: this machine's CPU (OpenBLAS)"};
 #ifdef GRAPHGRAD_HAS_VULKAN

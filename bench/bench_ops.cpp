@@ -14,6 +14,7 @@
 
 #include <graphgrad/graph/autodiff.h>
 #include <graphgrad/graph/op.h>
+#include <graphgrad/ops/op_table.h>
 #include <graphgrad/ops/ops.h>
 
 #include "bench_util.h"
@@ -89,7 +90,7 @@ OpCase relu_case(std::string name, Shape item) {
           [=](Graph& g, Dir d) {
             const NodeId x = g.placeholder("x", shape);
             if (d == Dir::forward) return std::vector<NodeId>{ops::relu(g, x)};
-            return std::vector<NodeId>{ops::relu_backward(g, g.placeholder("dy", shape), x)};
+            return std::vector<NodeId>{g.add(ops::op_for(ops::id::relu_backward), {g.placeholder("dy", shape), x})};
           },
           [=](int64_t n, Dir) { return flops::relu(n * item.numel()); }};
 }

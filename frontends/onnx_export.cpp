@@ -137,7 +137,7 @@ OnnxExportStats export_onnx(const Graph& g, NodeId input, NodeId output,
       b.node("Gemm", n, ins);  // x [N,in] · w [in,out] + b
     } else if (op == "matmul") {
       b.node("MatMul", n, {in(n, 0), in(n, 1)});
-    } else if (op == "add") {
+    } else if (op == "accumulate") {
       b.node("Add", n, {in(n, 0), in(n, 1)});
     } else if (op == "softmax") {
       Builder::integer(b.node("Softmax", n, {in(n, 0)}), "axis", 1);

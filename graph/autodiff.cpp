@@ -7,13 +7,14 @@ namespace gg {
 namespace {
 class AddOp final : public Op {
  public:
-  const char* name() const override { return "add"; }
+  const char* name() const override { return "accumulate"; }
+  OpId id() const override { return graph_ops::accumulate; }
   TypedShape infer(const Graph& g, const Node& n) const override {
-    if (n.inputs.size() != 2) throw GraphError("add \"" + n.name + "\": takes 2 inputs");
+    if (n.inputs.size() != 2) throw GraphError("accumulate \"" + n.name + "\": takes 2 inputs");
     const Node& a = g.node(n.inputs[0]);
     const Node& b = g.node(n.inputs[1]);
     if (!(a.shape == b.shape) || a.dtype != b.dtype)
-      throw GraphError("add \"" + n.name + "\": shapes differ: " + g.describe(a.id) + " and " + g.describe(b.id));
+      throw GraphError("accumulate \"" + n.name + "\": shapes differ: " + g.describe(a.id) + " and " + g.describe(b.id));
     return {a.shape, a.dtype};
   }
   std::vector<NodeId> grad(Graph&, NodeId, NodeId dy, const std::vector<bool>& needs) const override {

@@ -12,8 +12,10 @@ namespace gg {
 namespace {
 class LeafOp final : public Op {
  public:
-  LeafOp(const char* name, OpRole role) : name_(name), role_(role) {}
+  LeafOp(const char* name, OpId id, OpRole role) : name_(name), id_(id), role_(role) {}
   const char* name() const override { return name_; }
+  OpId id() const override { return id_; }
+  double flops(const Graph&, const Node&, int64_t) const override { return 0; }
   OpRole role() const override { return role_; }
   TypedShape infer(const Graph&, const Node& n) const override { return {n.shape, n.dtype}; }
   std::vector<NodeId> grad(Graph&, NodeId, NodeId, const std::vector<bool>& needs) const override {
@@ -22,12 +24,13 @@ class LeafOp final : public Op {
 
  private:
   const char* name_;
+  OpId id_;
   OpRole role_;
 };
-const LeafOp kPlaceholder("placeholder", OpRole::input);
-const LeafOp kParameter("parameter", OpRole::parameter);
-const LeafOp kState("state", OpRole::state);
-const LeafOp kConstant("constant", OpRole::constant);
+const LeafOp kPlaceholder("placeholder", graph_ops::placeholder, OpRole::input);
+const LeafOp kParameter("parameter", graph_ops::parameter, OpRole::parameter);
+const LeafOp kState("state", graph_ops::state, OpRole::state);
+const LeafOp kConstant("constant", graph_ops::constant, OpRole::constant);
 
 void check_static(const std::string& name, const Shape& s, const char* what) {
   for (int64_t d : s.dims())

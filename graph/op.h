@@ -1,6 +1,7 @@
 // The interface every op implements. graph/ knows ops only through this: an
 // op's shape rule and its gradient rule (as more graph nodes) live together in
-// one file under ops/, and backends dispatch on name().
+// one file under ops/, and backends dispatch on id(), the op's row in the op
+// table (ops/op_table.h).
 #pragma once
 #include <vector>
 
@@ -8,10 +9,21 @@
 
 namespace gg {
 
+// An op's row in the op table: the built-in ops are numbered by
+// ops/op_table.h, user-defined ops get ids past them at registration.
+using OpId = uint32_t;
+
+// The ops graph/ itself defines (leaves, and the gradient accumulation that
+// autodiff writes); ops/op_table.h lists them first and checks these numbers.
+namespace graph_ops {
+inline constexpr OpId placeholder = 0, parameter = 1, state = 2, constant = 3, accumulate = 4;
+}
+
 class Op {
  public:
   virtual ~Op() = default;
   virtual const char* name() const = 0;
+  virtual OpId id() const = 0;
   virtual OpRole role() const { return OpRole::compute; }
 
   // Checks the node's input shapes and attributes and returns its output's
@@ -34,8 +46,10 @@ class Op {
   enum class Placement { in_order, early, late };
   virtual Placement placement() const { return Placement::in_order; }
 
-  // Floating-point operations for one run at the given batch size (benchmarks).
-  virtual double flops(const Graph& g, const Node& node, int64_t batch) const { return 0; }
+  // Floating-point operations for one run at the given batch size: the one
+  // formula the benchmarks use too. Pure, so that no op can forget it (a shape
+  // op says 0).
+  virtual double flops(const Graph& g, const Node& node, int64_t batch) const = 0;
 };
 
 }  // namespace gg

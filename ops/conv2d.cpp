@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "conv_geometry.h"
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -38,6 +39,7 @@ double conv_flops(const Attrs& a, int64_t batch) {
 class Conv2dOp final : public Op {
  public:
   const char* name() const override { return "conv2d"; }
+  OpId id() const override { return id::conv2d; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 3);
     const Node& x = detail::input(g, n, name(), 0, 4, "input x");
@@ -68,6 +70,7 @@ class Conv2dOp final : public Op {
 class Conv2dBackwardInputOp final : public Op {
  public:
   const char* name() const override { return "conv2d_backward_input"; }
+  OpId id() const override { return id::conv2d_backward_input; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& dy = detail::input(g, n, name(), 0, 4, "gradient dy");
@@ -84,6 +87,7 @@ class Conv2dBackwardInputOp final : public Op {
 class Conv2dBackwardWeightOp final : public Op {
  public:
   const char* name() const override { return "conv2d_backward_weight"; }
+  OpId id() const override { return id::conv2d_backward_weight; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& dy = detail::input(g, n, name(), 0, 4, "gradient dy");
@@ -99,6 +103,7 @@ class Conv2dBackwardWeightOp final : public Op {
 class BiasGradOp final : public Op {
  public:
   const char* name() const override { return "bias_grad"; }
+  OpId id() const override { return id::bias_grad; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
     const Node& dy = detail::input(g, n, name(), 0, -1, "gradient dy");

@@ -4,6 +4,7 @@
 
 #include <graphgrad/graph/op.h>
 
+#include "op_table.h"
 #include "op_util.h"
 
 namespace gg::ops {
@@ -14,6 +15,7 @@ using detail::fail;
 class AllreduceStartOp final : public Op {
  public:
   const char* name() const override { return "allreduce_start"; }
+  OpId id() const override { return id::allreduce_start; }
   Placement placement() const override { return Placement::early; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     const size_t first = n.attrs.i("weighted") ? 1 : 0;
@@ -37,14 +39,19 @@ class AllreduceStartOp final : public Op {
 class AllreduceWaitOp final : public Op {
  public:
   const char* name() const override { return "allreduce_wait"; }
+  OpId id() const override { return id::allreduce_wait; }
   Placement placement() const override { return Placement::late; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
     const Node& s = g.node(n.inputs[0]);
-    if (std::string(s.op->name()) != "allreduce_start") fail(n, name(), g.describe(s.id) + " is not an allreduce_start");
+    if (s.op->id() != id::allreduce_start) fail(n, name(), g.describe(s.id) + " is not an allreduce_start");
     const std::string& r = n.attrs.s("reduce");
     if (r != "sum" && r != "mean") fail(n, name(), "reduce must be sum or mean, got '" + r + "'");
     return {s.shape, DType::f32};
+  }
+  // The sum happens in the start; a mean scales once per element.
+  double flops(const Graph&, const Node& n, int64_t) const override {
+    return n.attrs.s("reduce") == "mean" ? double(n.shape.numel()) : 0.0;
   }
 };
 
@@ -52,6 +59,7 @@ class AllreduceWaitOp final : public Op {
 class BucketSliceOp final : public Op {
  public:
   const char* name() const override { return "bucket_slice"; }
+  OpId id() const override { return id::bucket_slice; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
     const Node& f = detail::input(g, n, name(), 0, 1, "buffer");
@@ -61,6 +69,7 @@ class BucketSliceOp final : public Op {
       fail(n, name(), out.str() + " at element " + std::to_string(offset) + " does not lie within " + g.describe(f.id));
     return {out, DType::f32};
   }
+  double flops(const Graph&, const Node&, int64_t) const override { return 0; }  // a view
 };
 
 const AllreduceStartOp kStart;
@@ -99,7 +108,7 @@ std::vector<NodeId> allreduce_gradients(Graph& g, const std::vector<NodeId>& gra
   // Tags name the step's all-reduces: continue after any an earlier pass made.
   int tag = 0;
   for (const Node& n : g.nodes())
-    if (std::string(n.op->name()) == "allreduce_start") tag = std::max(tag, static_cast<int>(n.attrs.i("tag")) + 1);
+    if (n.op->id() == id::allreduce_start) tag = std::max(tag, static_cast<int>(n.attrs.i("tag")) + 1);
   auto close = [&] {
     if (bucket.empty()) return;
     std::vector<NodeId> values;

@@ -1,5 +1,6 @@
 // dense (x . W + b, Keras's [in,out] weight layout) and matmul, the op its
 // gradients are written in.
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -10,6 +11,7 @@ using detail::fail;
 class DenseOp final : public Op {
  public:
   const char* name() const override { return "dense"; }
+  OpId id() const override { return id::dense; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 3);
     const Node& x = detail::input(g, n, name(), 0, 2, "input x");
@@ -40,6 +42,7 @@ class DenseOp final : public Op {
 class MatMulOp final : public Op {
  public:
   const char* name() const override { return "matmul"; }
+  OpId id() const override { return id::matmul; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& a = detail::input(g, n, name(), 0, 2, "input a");

@@ -1,5 +1,6 @@
 // Inverted dropout. Its gradient is the same op applied to dy: same key, same
 // mask, same scale.
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -10,6 +11,7 @@ using detail::fail;
 class DropoutOp final : public Op {
  public:
   const char* name() const override { return "dropout"; }
+  OpId id() const override { return id::dropout; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 3, 3);
     const Node& x = detail::input(g, n, name(), 0, -1, "input x");

@@ -1,6 +1,7 @@
 // 2-D max pooling ('valid', floor mode as Keras) and its backward op, which
 // recomputes each window's arg-max from x (the first maximum wins) rather than
 // storing indices, so every backend routes the gradient the same way.
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -11,6 +12,7 @@ using detail::fail;
 class MaxPool2dOp final : public Op {
  public:
   const char* name() const override { return "max_pool2d"; }
+  OpId id() const override { return id::max_pool2d; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
     const Node& x = detail::input(g, n, name(), 0, 4, "input x");
@@ -32,6 +34,7 @@ class MaxPool2dOp final : public Op {
 class MaxPool2dBackwardOp final : public Op {
  public:
   const char* name() const override { return "max_pool2d_backward"; }
+  OpId id() const override { return id::max_pool2d_backward; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& dy = detail::input(g, n, name(), 0, 4, "gradient dy");

@@ -4,6 +4,9 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include <graphgrad/graph/op.h>
 
 #include <graphgrad/graph/graph.h>
 
@@ -29,8 +32,6 @@ NodeId dense(Graph& g, NodeId x, NodeId w, NodeId b, const std::string& name = {
 // op(a) . op(b), op = transpose when asked; 2-D only.
 NodeId matmul(Graph& g, NodeId a, NodeId b, bool trans_a = false, bool trans_b = false, const std::string& name = {});
 
-NodeId relu(Graph& g, NodeId x, const std::string& name = {});
-NodeId relu_backward(Graph& g, NodeId dy, NodeId y, const std::string& name = {});
 
 // Inverted dropout: keeps each element with probability 1-rate and scales it
 // by 1/(1-rate). The mask comes from the counter-based hash in counter_rng.h,
@@ -42,8 +43,56 @@ NodeId relu_backward(Graph& g, NodeId dy, NodeId y, const std::string& name = {}
 NodeId dropout(Graph& g, NodeId x, NodeId step, NodeId sample_base, double rate, uint32_t seed,
                const std::string& name = {});
 
-NodeId reshape(Graph& g, NodeId x, Shape shape, const std::string& name = {});  // keeps a leading kBatch
-NodeId flatten(Graph& g, NodeId x, const std::string& name = {});               // [N,...] -> [N,prod]
+// A view of x's elements, in order, under another shape with the same count.
+// One dimension may be -1 (= kBatch): it is inferred. Deviation from PyTorch:
+// where x has a symbolic batch, the result must keep it as its leading
+// dimension (a -1 there), since a shape cannot say "3N"; fix the batch in the
+// placeholder to reshape across it.
+NodeId reshape(Graph& g, NodeId x, Shape shape, const std::string& name = {});
+NodeId flatten(Graph& g, NodeId x, const std::string& name = {});  // [N,...] -> [N,prod]
+// x stretched to `shape` by NumPy's rules (x's dimensions right-aligned, each
+// 1 or equal). `mean`: divide by the stretch factor (the gradient of a mean).
+NodeId broadcast_to(Graph& g, NodeId x, Shape shape, const std::string& name = {}, bool mean = false);
+
+// Reductions over a set of axes (negative counts from the end; empty: all),
+// keeping them as size 1 when keepdims. PyTorch's sum, mean and amax: max's
+// gradient is shared evenly between tied maxima.
+NodeId reduce_sum(Graph& g, NodeId x, std::vector<int> axes = {}, bool keepdims = false, const std::string& name = {});
+NodeId reduce_mean(Graph& g, NodeId x, std::vector<int> axes = {}, bool keepdims = false, const std::string& name = {});
+NodeId reduce_max(Graph& g, NodeId x, std::vector<int> axes = {}, bool keepdims = false, const std::string& name = {});
+// The sum of x over the axes that broadcasting stretched to reach x's shape
+// from `shape`, viewed as `shape` (the gradient of a broadcast operand).
+NodeId sum_to(Graph& g, NodeId x, const Shape& shape, const std::string& name = {});
+
+// Element-wise ops (eltwise.def; semantics follow PyTorch). Binary ops
+// broadcast as NumPy does; scalar() makes a constant operand.
+NodeId scalar(Graph& g, float value, const std::string& name = {});
+const Op& op_for(OpId element_wise_op);
+NodeId unary(Graph& g, OpId op, NodeId x, const std::string& name = {});
+NodeId binary(Graph& g, OpId op, NodeId a, NodeId b, const std::string& name = {});
+NodeId neg(Graph& g, NodeId x, const std::string& name = {});
+NodeId abs(Graph& g, NodeId x, const std::string& name = {});
+NodeId exp(Graph& g, NodeId x, const std::string& name = {});
+NodeId log(Graph& g, NodeId x, const std::string& name = {});
+NodeId sqrt(Graph& g, NodeId x, const std::string& name = {});
+NodeId square(Graph& g, NodeId x, const std::string& name = {});
+NodeId tanh(Graph& g, NodeId x, const std::string& name = {});
+NodeId sigmoid(Graph& g, NodeId x, const std::string& name = {});
+NodeId relu(Graph& g, NodeId x, const std::string& name = {});
+NodeId gelu(Graph& g, NodeId x, const std::string& name = {});       // x * Phi(x), PyTorch's default (erf) form
+NodeId gelu_tanh(Graph& g, NodeId x, const std::string& name = {});  // PyTorch's approximate='tanh'
+NodeId leaky_relu(Graph& g, NodeId x, double alpha = 0.01, const std::string& name = {});
+NodeId elu(Graph& g, NodeId x, double alpha = 1.0, const std::string& name = {});  // alpha > 0
+NodeId softplus(Graph& g, NodeId x, double beta = 1.0, double threshold = 20.0, const std::string& name = {});
+NodeId clip(Graph& g, NodeId x, double lo, double hi, const std::string& name = {});
+NodeId add(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId sub(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId mul(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId div(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId maximum(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId minimum(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId pow(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+NodeId equal(Graph& g, NodeId a, NodeId b, const std::string& name = {});  // 1 where a == b, else 0
 
 // Softmax over the last axis of x [N,C].
 NodeId softmax(Graph& g, NodeId x, const std::string& name = {});

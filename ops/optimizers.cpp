@@ -2,6 +2,7 @@
 
 #include <graphgrad/graph/op.h>
 
+#include "op_table.h"
 #include "op_util.h"
 
 namespace gg::ops {
@@ -20,6 +21,7 @@ void check_like_param(const Graph& g, const Node& n, const char* op, size_t coun
 class AdamUpdateOp final : public Op {
  public:
   const char* name() const override { return "adam_update"; }
+  OpId id() const override { return id::adam_update; }
   std::vector<int> mutated_inputs() const override { return {0, 2, 3}; }
   // inputs: param, grad, m, v, step
   TypedShape infer(const Graph& g, const Node& n) const override {
@@ -36,6 +38,7 @@ class AdamUpdateOp final : public Op {
 class SgdUpdateOp final : public Op {
  public:
   const char* name() const override { return "sgd_update"; }
+  OpId id() const override { return id::sgd_update; }
   std::vector<int> mutated_inputs() const override { return {0, 2}; }
   // inputs: param, grad, velocity
   TypedShape infer(const Graph& g, const Node& n) const override {

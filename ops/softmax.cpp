@@ -1,4 +1,5 @@
 // softmax over the last axis, and its backward op dx = y * (dy - sum(dy * y)).
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -9,6 +10,7 @@ using detail::fail;
 class SoftmaxOp final : public Op {
  public:
   const char* name() const override { return "softmax"; }
+  OpId id() const override { return id::softmax; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
     return {detail::input(g, n, name(), 0, 2, "input x").shape, DType::f32};
@@ -23,6 +25,7 @@ class SoftmaxOp final : public Op {
 class SoftmaxBackwardOp final : public Op {
  public:
   const char* name() const override { return "softmax_backward"; }
+  OpId id() const override { return id::softmax_backward; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& dy = detail::input(g, n, name(), 0, 2, "gradient dy");

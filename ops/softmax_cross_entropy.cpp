@@ -1,5 +1,6 @@
 // Fused softmax + cross-entropy with integer labels, averaged over the batch.
 // Backward: (softmax(logits) - onehot(label)) * dloss / N.
+#include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
 
@@ -17,6 +18,7 @@ void check_logits_labels(const Graph& g, const Node& n, const char* op) {
 class SoftmaxCrossEntropyOp final : public Op {
  public:
   const char* name() const override { return "softmax_cross_entropy"; }
+  OpId id() const override { return id::softmax_cross_entropy; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     check_logits_labels(g, n, name());
@@ -37,6 +39,7 @@ class SoftmaxCrossEntropyOp final : public Op {
 class SoftmaxCrossEntropyBackwardOp final : public Op {
  public:
   const char* name() const override { return "softmax_cross_entropy_backward"; }
+  OpId id() const override { return id::softmax_cross_entropy_backward; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 3, 3);
     check_logits_labels(g, n, name());
@@ -49,6 +52,7 @@ class SoftmaxCrossEntropyBackwardOp final : public Op {
 class AccuracyOp final : public Op {
  public:
   const char* name() const override { return "accuracy"; }
+  OpId id() const override { return id::accuracy; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     check_logits_labels(g, n, name());
@@ -56,6 +60,10 @@ class AccuracyOp final : public Op {
   }
   std::vector<NodeId> grad(Graph& g, NodeId id, NodeId, const std::vector<bool>&) const override {
     fail(g.node(id), name(), "accuracy is not differentiable");
+  }
+  // One comparison per score (the arg-max).
+  double flops(const Graph& g, const Node& n, int64_t batch) const override {
+    return double(g.node(n.inputs[0]).shape.numel(batch));
   }
 };
 

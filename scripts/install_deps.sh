@@ -4,7 +4,7 @@
 set -eu
 
 packages="cmake g++ make pkg-config ca-certificates
-  libopenblas-dev zlib1g-dev libpng-dev
+  libopenblas-dev libsleef-dev zlib1g-dev libpng-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev
   doctest-dev libbenchmark-dev clang libclang-rt-14-dev python3-matplotlib libonnx-dev libprotobuf-dev python3-onnx
   libvulkan-dev libvulkan-volk-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools

@@ -13,9 +13,11 @@
 #include <unordered_map>
 
 #include <graphgrad/backends/executable_util.h>
+#include <graphgrad/backends/kernel_registry.h>
 #include <graphgrad/backends/feeds.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
+#include <graphgrad/ops/op_table.h>
 
 #include "kernels.h"
 
@@ -179,14 +181,14 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
       case OpRole::constant: slot_[static_cast<size_t>(id)] = backend.value_ptr(id); continue;
       case OpRole::compute: break;
     }
-    const KernelEntry* k = find_kernel(n.op->name());
+    const KernelEntry* k = find_kernel(n.op->id());
     if (!k) throw BackendError("cpu: no kernel for op '" + std::string(n.op->name()) + "' (node " + g_.describe(id) + ")");
     if (n.inputs.size() > static_cast<size_t>(kMaxInputs))
       throw BackendError("cpu: " + g_.describe(id) + " has more inputs than a kernel takes");
     if (k->scratch) scratch = std::max(scratch, k->scratch(g_, n, max_batch, backend.pool().size()));
     steps_.push_back({&n, k});
   }
-  auto computed = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->name())->run; };
+  auto computed = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->id())->run; };
   auto alias_of = [&](const Node& n) { return n.op->role() == OpRole::compute && !computed(n) ? n.inputs[0] : kNoNode; };
   auto bytes = [&](const Node& n) -> int64_t { return computed(n) ? n.shape.numel(max_batch) * 4 : 0; };  // f32, i32: 4
   // The values the targets are (through reshapes): kept in own_, out of the shared workspace.
@@ -198,7 +200,7 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
   }
   const MemoryPlan plan = plan_memory(
       g_, order, targets_, [&](const Node& n) { return own[static_cast<size_t>(n.id)] ? 0 : bytes(n); }, alias_of, 64,
-      [&](const Node& n) { return computed(n) && find_kernel(n.op->name())->in_place; });
+      [&](const Node& n) { return computed(n) && find_kernel(n.op->id())->in_place; });
   offset_ = plan.offset;
   fuse_conv_relu(own);
   own_offset_.assign(static_cast<size_t>(g_.size()), -1);
@@ -227,11 +229,11 @@ void CpuExecutable::fuse_conv_relu(const std::vector<bool>& own) {
     for (NodeId in : steps_[k].node->inputs) ++readers[static_cast<size_t>(in)];
   }
   for (Step& relu : steps_) {
-    if (std::string_view(relu.node->op->name()) != "relu") continue;
+    if (relu.node->op->id() != ops::id::relu) continue;
     const auto conv = static_cast<size_t>(relu.node->inputs[0]);
     if (step_of[conv] == steps_.size() || readers[conv] != 1 || own[conv]) continue;
     Step& producer = steps_[step_of[conv]];
-    if (std::string_view(producer.node->op->name()) != "conv2d") continue;
+    if (producer.node->op->id() != ops::id::conv2d) continue;
     producer.relu_epilogue = true;
     const auto r = static_cast<size_t>(relu.node->id);
     relu.skip = !own[r] && offset_[r] == offset_[conv];
@@ -306,15 +308,18 @@ void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
 
 }  // namespace
 
-const KernelEntry* find_kernel(std::string_view op) {
-  static const KernelTable tables[] = {conv_kernels(),        dense_kernels(),   pool_kernels(),
-                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels(),
+namespace {
+KernelRegistry<KernelEntry>& registry() {
+  static KernelRegistry<KernelEntry> r{conv_kernels(), dense_kernels(), pool_kernels(), elementwise_kernels(),
+                                       eltwise_def_kernels(), reduce_kernels(), softmax_kernels(), optimizer_kernels(),
                                        comm_kernels()};
-  for (const KernelTable& t : tables)
-    for (const KernelEntry* e = t.begin; e != t.end; ++e)
-      if (e->op == op) return e;
-  return nullptr;
+  return r;
 }
+}  // namespace
+
+const KernelEntry* find_kernel(OpId op) { return registry().find(op); }
+std::vector<OpId> missing_kernels() { return registry().missing(); }
+void add_kernel(const KernelEntry& e) { registry().add(e); }
 
 std::unique_ptr<Backend> make_cpu_backend(const Graph& graph, const BackendOptions& options) {
   return std::make_unique<CpuBackend>(graph, options);

@@ -2,6 +2,7 @@
 // layers, plain threaded loops for the rest.
 #pragma once
 #include <memory>
+#include <vector>
 
 #include <graphgrad/backends/backend.h>
 
@@ -12,5 +13,8 @@ std::unique_ptr<Backend> make_cpu_backend(const Graph& graph, const BackendOptio
 // The worker count when BackendOptions::threads is 0: every core. OpenBLAS is
 // set to one thread, since it runs inside our workers.
 int default_threads();
+
+// Built-in compute ops without a CPU kernel (ops_without_kernel("cpu")).
+std::vector<OpId> missing_kernels();
 
 }  // namespace gg::cpu

@@ -1,13 +1,16 @@
-// The CPU kernel table: one function per op name. A kernel reads its inputs
+// The CPU kernel table: one function per op id. A kernel reads its inputs
 // and writes its output through KernelArgs; it never allocates (scratch space
 // is planned at compile time from scratch_floats).
 #pragma once
 #include <cstddef>
+#include <span>
 #include <string_view>
+#include <vector>
 
 #include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/backends/node_view.h>
 #include <graphgrad/graph/graph.h>
+#include <graphgrad/graph/op.h>
 
 #include "thread_pool.h"
 
@@ -36,7 +39,7 @@ using KernelFn = void (*)(const KernelArgs&);
 using ScratchFn = size_t (*)(const Graph&, const Node&, int64_t max_batch, int threads);
 
 struct KernelEntry {
-  std::string_view op;
+  OpId op;
   KernelFn run = nullptr;       // nullptr: the output aliases input 0 (reshape)
   ScratchFn scratch = nullptr;  // nullptr: none
   // The kernel reads element i of its inputs only to write element i of its
@@ -45,17 +48,18 @@ struct KernelEntry {
 };
 
 // nullptr when the CPU backend has no kernel for the op.
-const KernelEntry* find_kernel(std::string_view op);
+const KernelEntry* find_kernel(OpId op);
+// A user-defined op's kernel (user_op.h); throws std::logic_error when it has one.
+void add_kernel(const KernelEntry& e);
 
 // Per-family tables, joined by find_kernel.
-struct KernelTable {
-  const KernelEntry* begin;
-  const KernelEntry* end;
-};
+using KernelTable = std::span<const KernelEntry>;
 KernelTable conv_kernels();
 KernelTable dense_kernels();
 KernelTable pool_kernels();
 KernelTable elementwise_kernels();
+KernelTable eltwise_def_kernels();  // the ops of ops/eltwise.def
+KernelTable reduce_kernels();
 KernelTable softmax_kernels();
 KernelTable optimizer_kernels();
 KernelTable comm_kernels();

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <span>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -39,9 +41,9 @@ void bucket_slice(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"allreduce_start", allreduce_start, nullptr},
-    {"allreduce_wait", allreduce_wait, nullptr, /*in_place=*/true},
-    {"bucket_slice", bucket_slice, nullptr},
+    {ops::id::allreduce_start, allreduce_start, nullptr},
+    {ops::id::allreduce_wait, allreduce_wait, nullptr, /*in_place=*/true},
+    {ops::id::bucket_slice, bucket_slice, nullptr},
 };
 }  // namespace
 

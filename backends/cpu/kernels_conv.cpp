@@ -14,6 +14,8 @@
 
 #include "conv_direct.h"
 #include "gemm.h"
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -259,10 +261,10 @@ void bias_grad(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"conv2d", conv2d_forward, conv_forward_scratch},
-    {"conv2d_backward_input", conv2d_backward_input, conv_backward_input_scratch},
-    {"conv2d_backward_weight", conv2d_backward_weight, conv_backward_weight_scratch},
-    {"bias_grad", bias_grad, nullptr},
+    {ops::id::conv2d, conv2d_forward, conv_forward_scratch},
+    {ops::id::conv2d_backward_input, conv2d_backward_input, conv_backward_input_scratch},
+    {ops::id::conv2d_backward_weight, conv2d_backward_weight, conv_backward_weight_scratch},
+    {ops::id::bias_grad, bias_grad, nullptr},
 };
 }  // namespace
 

@@ -2,6 +2,8 @@
 #include <algorithm>
 
 #include "gemm.h"
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -26,8 +28,8 @@ void matmul(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"dense", dense_forward, nullptr},
-    {"matmul", matmul, nullptr},
+    {ops::id::dense, dense_forward, nullptr},
+    {ops::id::matmul, matmul, nullptr},
 };
 }  // namespace
 

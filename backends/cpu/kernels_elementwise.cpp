@@ -1,8 +1,11 @@
-// Element-wise kernels: relu, relu_backward, dropout, add; reshape aliases.
+// The element-wise kernels outside eltwise.def: dropout and gradient
+// accumulation; reshape aliases its input.
 #include <algorithm>
 #include <bit>
 
 #include <graphgrad/ops/counter_rng.h>
+
+#include <graphgrad/ops/op_table.h>
 
 #include "kernels.h"
 
@@ -15,28 +18,8 @@ constexpr int64_t kGrain = 16384;  // elements per thread below which splitting 
 // must assume each store may change the pointers (out may alias an input),
 // and a branch on the sign of the data mispredicts half the time.
 
-void relu(const KernelArgs& a) {
-  const float* x = a.input(0);
-  float* out = a.out;
-  a.pool->parallel_for(a.out_numel(), [x, out](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) out[i] = std::max(x[i], 0.0f);
-  }, kGrain);
-}
-
-// inputs: dy, y
-void relu_backward(const KernelArgs& a) {
-  const float* dy = a.input(0);
-  const float* y = a.input(1);
-  float* out = a.out;
-  a.pool->parallel_for(a.out_numel(), [dy, y, out](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) {
-      const float d = dy[i];
-      out[i] = y[i] > 0.0f ? d : 0.0f;
-    }
-  }, kGrain);
-}
-
-void add(const KernelArgs& a) {
+// Gradient accumulation: two values of one shape.
+void accumulate(const KernelArgs& a) {
   const float* x = a.input(0);
   const float* y = a.input(1);
   float* out = a.out;
@@ -67,11 +50,9 @@ void dropout(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"relu", relu, nullptr, true},
-    {"relu_backward", relu_backward, nullptr, true},
-    {"add", add, nullptr, true},
-    {"dropout", dropout, nullptr, true},
-    {"reshape", nullptr, nullptr},
+    {ops::id::accumulate, accumulate, nullptr, true},
+    {ops::id::dropout, dropout, nullptr, true},
+    {ops::id::reshape, nullptr, nullptr},
 };
 }  // namespace
 

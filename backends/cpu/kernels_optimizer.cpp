@@ -1,6 +1,8 @@
 // Optimizer updates, in place on the backend's variables.
 #include <cmath>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -45,8 +47,8 @@ void sgd_update(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"adam_update", adam_update, nullptr},
-    {"sgd_update", sgd_update, nullptr},
+    {ops::id::adam_update, adam_update, nullptr},
+    {ops::id::sgd_update, sgd_update, nullptr},
 };
 }  // namespace
 

@@ -3,6 +3,8 @@
 // rule every backend follows.
 #include <algorithm>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 #include "simd.h"
 
@@ -143,8 +145,8 @@ void max_pool2d_backward(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"max_pool2d", max_pool2d, nullptr},
-    {"max_pool2d_backward", max_pool2d_backward, nullptr},
+    {ops::id::max_pool2d, max_pool2d, nullptr},
+    {ops::id::max_pool2d_backward, max_pool2d_backward, nullptr},
 };
 }  // namespace
 

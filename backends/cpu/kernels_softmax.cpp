@@ -6,6 +6,8 @@
 
 #include <graphgrad/backends/backend.h>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -86,11 +88,11 @@ void accuracy(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"softmax", softmax, nullptr},
-    {"softmax_backward", softmax_backward, nullptr},
-    {"softmax_cross_entropy", softmax_cross_entropy, nullptr},
-    {"softmax_cross_entropy_backward", softmax_cross_entropy_backward, nullptr},
-    {"accuracy", accuracy, nullptr},
+    {ops::id::softmax, softmax, nullptr},
+    {ops::id::softmax_backward, softmax_backward, nullptr},
+    {ops::id::softmax_cross_entropy, softmax_cross_entropy, nullptr},
+    {ops::id::softmax_cross_entropy_backward, softmax_cross_entropy_backward, nullptr},
+    {ops::id::accuracy, accuracy, nullptr},
 };
 }  // namespace
 

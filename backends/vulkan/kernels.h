@@ -10,9 +10,11 @@
 #include <initializer_list>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <graphgrad/backends/comm/communicator.h>
 #include <graphgrad/backends/node_view.h>
+#include <graphgrad/graph/op.h>
 
 namespace gg::vk {
 
@@ -83,7 +85,7 @@ using HostFn = void (*)(const HostArgs&);
 using ScratchFn = size_t (*)(const Graph&, const Node&, int64_t max_batch);
 
 struct KernelEntry {
-  std::string_view op;
+  OpId op;
   KernelFn record = nullptr;    // nullptr: the output aliases input 0 (reshape), unless `host` is set
   ScratchFn scratch = nullptr;  // nullptr: none
   // When status is non-zero after a run, the error to report (the node is named by the caller).
@@ -96,16 +98,17 @@ struct KernelEntry {
 };
 
 // nullptr when the Vulkan backend has no kernel for the op.
-const KernelEntry* find_kernel(std::string_view op);
+const KernelEntry* find_kernel(OpId op);
+// A user-defined op's kernel (user_op.h); throws std::logic_error when it has one.
+void add_kernel(const KernelEntry& e);
 
-struct KernelTable {
-  const KernelEntry* begin;
-  const KernelEntry* end;
-};
+using KernelTable = std::span<const KernelEntry>;
 KernelTable conv_kernels();
 KernelTable dense_kernels();
 KernelTable pool_kernels();
 KernelTable elementwise_kernels();
+KernelTable eltwise_def_kernels();  // the ops of ops/eltwise.def
+KernelTable reduce_kernels();
 KernelTable softmax_kernels();
 KernelTable optimizer_kernels();
 KernelTable comm_kernels();

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -42,10 +44,10 @@ void bucket_slice(const KernelArgs& a) {
 
 const KernelEntry kEntries[] = {
     // The weight (input 0 when weighted) is read from the feeds; the gradients are gathered.
-    {.op = "allreduce_start", .host = allreduce_start,
+    {.op = ops::id::allreduce_start, .host = allreduce_start,
      .gather_from = [](const Node& n) { return static_cast<int>(n.attrs.i("weighted")); }},
-    {.op = "allreduce_wait", .host = allreduce_wait},
-    {.op = "bucket_slice", .record = bucket_slice},
+    {.op = ops::id::allreduce_wait, .host = allreduce_wait},
+    {.op = ops::id::bucket_slice, .record = bucket_slice},
 };
 }  // namespace
 

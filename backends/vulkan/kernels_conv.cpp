@@ -24,6 +24,8 @@
 #include <graphgrad/ops/conv_geometry.h>
 
 #include "gemm.h"
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -218,10 +220,10 @@ void bias_grad(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"conv2d", conv2d_forward, columns_scratch, nullptr},
-    {"conv2d_backward_input", conv2d_backward_input, columns_scratch, nullptr},
-    {"conv2d_backward_weight", conv2d_backward_weight, weight_scratch, nullptr},
-    {"bias_grad", bias_grad, nullptr, nullptr},
+    {ops::id::conv2d, conv2d_forward, columns_scratch, nullptr},
+    {ops::id::conv2d_backward_input, conv2d_backward_input, columns_scratch, nullptr},
+    {ops::id::conv2d_backward_weight, conv2d_backward_weight, weight_scratch, nullptr},
+    {ops::id::bias_grad, bias_grad, nullptr, nullptr},
 };
 }  // namespace
 

@@ -6,6 +6,8 @@
 #include <graphgrad/backends/backend.h>
 
 #include "gemm.h"
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -58,8 +60,8 @@ void matmul(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"dense", dense, nullptr, nullptr},
-    {"matmul", matmul, nullptr, nullptr},
+    {ops::id::dense, dense, nullptr, nullptr},
+    {ops::id::matmul, matmul, nullptr, nullptr},
 };
 }  // namespace
 

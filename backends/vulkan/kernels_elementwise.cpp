@@ -5,6 +5,8 @@
 #include <graphgrad/backends/backend.h>
 #include <graphgrad/ops/counter_rng.h>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -31,10 +33,7 @@ void eltwise(const KernelArgs& a, const Slice& x, const Slice& y, uint32_t op) {
   a.rec->dispatch("eltwise", {x, y, a.out}, p, groups_for(p.count, 256, *a.rec));
 }
 
-void relu(const KernelArgs& a) { eltwise(a, a.in[0], a.in[0], kRelu); }
-// inputs: dy, y
-void relu_backward(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kReluBackward); }
-void add(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kAdd); }
+void accumulate(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kAdd); }
 
 // inputs: x, step [1] i32, sample_base [1] i32. The key and the global indices
 // are formed on the device from the step and sample_base buffers, which
@@ -52,11 +51,9 @@ void dropout(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"relu", relu, nullptr, nullptr},
-    {"relu_backward", relu_backward, nullptr, nullptr},
-    {"add", add, nullptr, nullptr},
-    {"dropout", dropout, nullptr, nullptr},
-    {"reshape", nullptr, nullptr, nullptr},
+    {ops::id::accumulate, accumulate, nullptr, nullptr},
+    {ops::id::dropout, dropout, nullptr, nullptr},
+    {ops::id::reshape, nullptr, nullptr, nullptr},
 };
 }  // namespace
 

@@ -6,6 +6,8 @@
 
 #include <graphgrad/backends/backend.h>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -46,8 +48,8 @@ void sgd_update(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"adam_update", adam_update, nullptr, nullptr},
-    {"sgd_update", sgd_update, nullptr, nullptr},
+    {ops::id::adam_update, adam_update, nullptr, nullptr},
+    {ops::id::sgd_update, sgd_update, nullptr, nullptr},
 };
 }  // namespace
 

@@ -6,6 +6,8 @@
 
 #include <graphgrad/backends/backend.h>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -42,8 +44,8 @@ void max_pool2d_backward(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"max_pool2d", max_pool2d, nullptr, nullptr},
-    {"max_pool2d_backward", max_pool2d_backward, nullptr, nullptr},
+    {ops::id::max_pool2d, max_pool2d, nullptr, nullptr},
+    {ops::id::max_pool2d_backward, max_pool2d_backward, nullptr, nullptr},
 };
 }  // namespace
 

@@ -9,6 +9,8 @@
 
 #include <graphgrad/backends/backend.h>
 
+#include <graphgrad/ops/op_table.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -76,11 +78,11 @@ void softmax_cross_entropy_backward(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {"softmax", softmax, nullptr, nullptr},
-    {"softmax_backward", softmax_backward, nullptr, nullptr},
-    {"softmax_cross_entropy", softmax_cross_entropy, nullptr, kLabelError},
-    {"softmax_cross_entropy_backward", softmax_cross_entropy_backward, nullptr, kLabelError},
-    {"accuracy", accuracy, nullptr, kLabelError},
+    {ops::id::softmax, softmax, nullptr, nullptr},
+    {ops::id::softmax_backward, softmax_backward, nullptr, nullptr},
+    {ops::id::softmax_cross_entropy, softmax_cross_entropy, nullptr, kLabelError},
+    {ops::id::softmax_cross_entropy_backward, softmax_cross_entropy_backward, nullptr, kLabelError},
+    {ops::id::accuracy, accuracy, nullptr, kLabelError},
 };
 }  // namespace
 

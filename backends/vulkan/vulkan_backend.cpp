@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <graphgrad/backends/executable_util.h>
+#include <graphgrad/backends/kernel_registry.h>
 #include <graphgrad/backends/feeds.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
@@ -260,15 +261,15 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
       case OpRole::constant: slot_[static_cast<size_t>(id)] = backend.variable(id); continue;
       case OpRole::compute: break;
     }
-    const KernelEntry* k = find_kernel(n.op->name());
+    const KernelEntry* k = find_kernel(n.op->id());
     if (!k) throw BackendError("vulkan: no kernel for op '" + std::string(n.op->name()) + "' (node " + g_.describe(id) + ")");
     if (n.inputs.size() > static_cast<size_t>(kMaxInputs)) throw BackendError("vulkan: " + g_.describe(id) + " has too many inputs");
     if (k->scratch) scratch = std::max<VkDeviceSize>(scratch, k->scratch(g_, n, max_batch));
     steps_.push_back({&n, k});
   }
-  auto is_host = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->name())->host; };
+  auto is_host = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->id())->host; };
   auto is_alias = [&](const Node& n) {
-    return n.op->role() == OpRole::compute && !find_kernel(n.op->name())->record && !is_host(n);
+    return n.op->role() == OpRole::compute && !find_kernel(n.op->id())->record && !is_host(n);
   };
   // Host steps' outputs: host-visible, each its own range (a wait shares its start's).
   VkDeviceSize host_bytes = 0;
@@ -499,15 +500,18 @@ void VulkanExecutable::fetch(NodeId target, std::span<float> out) const {
 
 }  // namespace
 
-const KernelEntry* find_kernel(std::string_view op) {
-  static const KernelTable tables[] = {conv_kernels(),        dense_kernels(),   pool_kernels(),
-                                       elementwise_kernels(), softmax_kernels(), optimizer_kernels(),
+namespace {
+KernelRegistry<KernelEntry>& registry() {
+  static KernelRegistry<KernelEntry> r{conv_kernels(), dense_kernels(), pool_kernels(), elementwise_kernels(),
+                                       eltwise_def_kernels(), reduce_kernels(), softmax_kernels(), optimizer_kernels(),
                                        comm_kernels()};
-  for (const KernelTable& t : tables)
-    for (const KernelEntry* e = t.begin; e != t.end; ++e)
-      if (e->op == op) return e;
-  return nullptr;
+  return r;
 }
+}  // namespace
+
+const KernelEntry* find_kernel(OpId op) { return registry().find(op); }
+std::vector<OpId> missing_kernels() { return registry().missing(); }
+void add_kernel(const KernelEntry& e) { registry().add(e); }
 
 std::unique_ptr<Backend> make_vulkan_backend(const Graph& graph, const BackendOptions& options) {
   return std::make_unique<VulkanBackend>(graph, options);

@@ -18,4 +18,7 @@ std::vector<std::string> device_descriptions(std::string* why);
 // Validation-layer errors seen so far (with GRAPHGRAD_VULKAN_VALIDATION=1).
 int validation_error_count();
 
+// Built-in compute ops without a Vulkan kernel (ops_without_kernel("vulkan")).
+std::vector<OpId> missing_kernels();
+
 }  // namespace gg::vk

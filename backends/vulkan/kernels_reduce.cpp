@@ -1,0 +1,83 @@
+// Reductions on Vulkan, as on the CPU (backends/cpu/kernels_reduce.cpp): the
+// input's dimensions grouped into runs of reduced and kept axes, one
+// shaders/reduce.comp pass per reduced run, intermediates in scratch.
+#include <algorithm>
+
+#include <graphgrad/ops/op_table.h>
+
+#include "kernels.h"
+
+namespace gg::vk {
+namespace {
+
+// Mirrors the push constants of shaders/reduce.comp.
+struct ReducePush {
+  uint32_t count, row, r, inner;
+  uint32_t is_max;
+  float scale;
+};
+static_assert(sizeof(ReducePush) == 24);
+
+void reduce(const KernelArgs& a) {
+  const Shape xs = a.in_shape(0).resolved(a.batch);
+  const auto& axes = a.node->attrs.ints("axes");
+  const OpId op = a.node->op->id();
+  struct Run {
+    int64_t size;
+    bool reduced;
+  };
+  Run runs[16];
+  int n = 0;
+  int64_t count = 1;
+  for (int d = 0; d < xs.rank(); ++d) {
+    if (xs[d] == 1) continue;
+    const bool red = std::find(axes.begin(), axes.end(), d) != axes.end();
+    if (red) count *= xs[d];
+    if (n && runs[n - 1].reduced == red) runs[n - 1].size *= xs[d];
+    else runs[n++] = {xs[d], red};
+  }
+  const int64_t total = xs.numel();
+  if (total == 0) return;
+  int reductions = 0;
+  for (int i = 0; i < n; ++i) reductions += runs[i].reduced;
+  if (reductions == 0) {
+    a.rec->copy(a.in[0], a.out);
+    return;
+  }
+  const VkDeviceSize half_bytes = static_cast<VkDeviceSize>((total + 1) / 2) * 4;
+  const Slice half[2] = {a.scratch.sub(0, half_bytes), a.scratch.sub(half_bytes, half_bytes)};
+  Slice src = a.in[0];
+  int done = 0;
+  for (int g = n - 1; g >= 0; --g) {
+    if (!runs[g].reduced) continue;
+    int64_t outer = 1, inner = 1;
+    for (int i = 0; i < g; ++i) outer *= runs[i].size;
+    for (int i = g + 1; i < n; ++i) inner *= runs[i].size;
+    const bool last = ++done == reductions;
+    const Slice dst = last ? a.out : half[done % 2 == 1 ? 0 : 1];
+    const uint32_t outputs = u32(a, outer * inner);
+    const uint32_t groups = (outputs + 255) / 256;
+    const uint32_t gx = std::max<uint32_t>(1, std::min(groups, a.rec->max_groups(0)));
+    const ReducePush p{.count = outputs, .row = gx * 256, .r = u32(a, runs[g].size), .inner = u32(a, inner),
+                       .is_max = op == ops::id::reduce_max ? 1u : 0u,
+                       .scale = last && op == ops::id::reduce_mean ? static_cast<float>(1.0 / double(count)) : 1.0f};
+    a.rec->dispatch("reduce", {src, dst}, p, gx, (groups + gx - 1) / gx);
+    src = dst;
+    runs[g].size = 1;
+  }
+}
+
+size_t reduce_scratch(const Graph& g, const Node& n, int64_t max_batch) {
+  return static_cast<size_t>(g.node(n.inputs[0]).shape.numel(max_batch) + 2) * 4 + 2 * kSliceAlign;
+}
+
+const KernelEntry kEntries[] = {
+    {ops::id::reduce_sum, reduce, reduce_scratch},
+    {ops::id::reduce_mean, reduce, reduce_scratch},
+    {ops::id::reduce_max, reduce, reduce_scratch},
+};
+}  // namespace
+
+KernelTable reduce_kernels() { return {std::begin(kEntries), std::end(kEntries)}; }
+
+}  // namespace gg::vk
