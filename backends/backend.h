@@ -3,6 +3,7 @@
 // compile() turns a set of target nodes into an Executable with its buffers
 // planned and bound; run() feeds a batch and executes every scheduled node.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -18,9 +19,9 @@ namespace gg {
 
 // A backend failure (no kernel for an op, a missing device, a bad feed); the
 // message names the node, feed or device at fault.
-class BackendError : public std::runtime_error {
+class BackendError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 // A host tensor handed to run(): `data` points at shape.numel() elements of dtype.

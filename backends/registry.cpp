@@ -1,5 +1,10 @@
 // The backend registry: the frontend asks for a backend by name.
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/backends/user_kernels.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <graphgrad/backends/cpu/cpu_backend.h>
 #ifdef GRAPHGRAD_HAS_VULKAN
 #include <graphgrad/backends/vulkan/vulkan_backend.h>
@@ -21,6 +26,24 @@ std::vector<OpId> ops_without_kernel(std::string_view backend) {
   if (backend == "vulkan") return vk::missing_kernels();
 #endif
   throw BackendError("ops_without_kernel: backend '" + std::string(backend) + "' is not built");
+}
+
+#ifndef GRAPHGRAD_HAS_VULKAN
+void register_vulkan_kernel(OpId op, UserVulkanKernel) {
+  throw BackendError("register_vulkan_kernel: backend 'vulkan' is not built (op id " + std::to_string(op) + ")");
+}
+#endif
+
+std::vector<uint32_t> read_spirv(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw BackendError("read_spirv: " + path + ": cannot open");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (bytes.size() < 20 || bytes.size() % 4)
+    throw BackendError("read_spirv: " + path + ": " + std::to_string(bytes.size()) + " bytes is no SPIR-V module");
+  std::vector<uint32_t> words(bytes.size() / 4);
+  std::memcpy(words.data(), bytes.data(), bytes.size());
+  if (words[0] != 0x07230203u) throw BackendError("read_spirv: " + path + ": no SPIR-V magic number");
+  return words;
 }
 
 std::vector<std::string> list_devices(std::string_view backend, std::string* why) {

@@ -14,11 +14,11 @@
 
 #include <graphgrad/graph/autodiff.h>
 #include <graphgrad/graph/op.h>
+#include <graphgrad/ops/eltwise.h>
 #include <graphgrad/ops/op_table.h>
 #include <graphgrad/ops/ops.h>
 
 #include "bench_util.h"
-#include "flops.h"
 #include "mnist_shapes.h"
 
 namespace gg::bench {
@@ -31,7 +31,7 @@ enum class Dir { forward, backward };
 struct OpCase {
   std::string name;  // benchmark prefix, e.g. "conv2d_2"
   std::function<std::vector<NodeId>(Graph&, Dir)> build;
-  std::function<double(int64_t batch, Dir)> flop;  // from flops.h
+  std::vector<int64_t> batches = {std::begin(mnist::kBatches), std::end(mnist::kBatches)};
 };
 
 // y's gradient nodes as autodiff creates them, from an upstream dy placeholder.
@@ -53,11 +53,6 @@ OpCase conv_case(std::string name, int64_t c, int64_t oc, int64_t hw, bool input
             const NodeId y = ops::conv2d(g, x, w, b);
             // conv2d_1 reads the data: autodiff makes no input gradient for it.
             return targets(g, y, input_grad ? std::vector<NodeId>{x, w, b} : std::vector<NodeId>{w, b}, d);
-          },
-          [=](int64_t n, Dir d) {
-            if (d == Dir::forward) return flops::conv2d_forward(n, c, oc, kKernel, o, o);
-            return (input_grad ? flops::conv2d_backward_input(n, c, oc, kKernel, o, o) : 0.0) +
-                   flops::conv2d_backward_weight(n, c, oc, kKernel, o, o) + flops::bias_grad(n * oc * o * o);
           }};
 }
 
@@ -68,9 +63,6 @@ OpCase dense_case(std::string name, int64_t in, int64_t out) {
             const NodeId w = g.parameter("w", Shape{in, out}, Init::glorot_uniform(double(in), double(out)));
             const NodeId b = g.parameter("b", Shape{out}, Init::zeros());
             return targets(g, ops::dense(g, x, w, b), {x, w, b}, d);
-          },
-          [=](int64_t n, Dir d) {
-            return d == Dir::forward ? flops::dense_forward(n, in, out) : flops::dense_backward(n, in, out, true);
           }};
 }
 
@@ -91,8 +83,7 @@ OpCase relu_case(std::string name, Shape item) {
             const NodeId x = g.placeholder("x", shape);
             if (d == Dir::forward) return std::vector<NodeId>{ops::relu(g, x)};
             return std::vector<NodeId>{g.add(ops::op_for(ops::id::relu_backward), {g.placeholder("dy", shape), x})};
-          },
-          [=](int64_t n, Dir) { return flops::relu(n * item.numel()); }};
+          }};
 }
 
 OpCase dropout_case(std::string name, Shape item, double rate) {
@@ -103,8 +94,7 @@ OpCase dropout_case(std::string name, Shape item, double rate) {
             const NodeId step = g.placeholder("step", Shape{1}, DType::i32);
             const NodeId base = g.placeholder("sample_base", Shape{1}, DType::i32);
             return targets(g, ops::dropout(g, x, step, base, rate, 7), {x}, d);
-          },
-          [=](int64_t n, Dir) { return flops::dropout(n * item.numel()); }};
+          }};
 }
 
 OpCase pool_case() {
@@ -112,10 +102,6 @@ OpCase pool_case() {
           [](Graph& g, Dir d) {
             const NodeId x = image(g, "x", kConv2, kConv2Out);
             return targets(g, ops::max_pool2d(g, x, kPool), {x}, d);
-          },
-          [](int64_t n, Dir d) {
-            const int64_t elems = n * kConv2 * kConv2Out * kConv2Out;
-            return d == Dir::forward ? flops::max_pool2d_forward(elems) : flops::max_pool2d_backward(elems);
           }};
 }
 
@@ -127,16 +113,59 @@ OpCase loss_case() {
             const NodeId loss = ops::softmax_cross_entropy(g, logits, labels);
             if (d == Dir::forward) return std::vector<NodeId>{loss};
             return grad(g, loss, {logits});  // d loss / d logits, seeded with 1 as training does
-          },
-          [](int64_t n, Dir d) {
-            return d == Dir::forward ? flops::softmax_cross_entropy_forward(n * kClasses)
-                                     : flops::softmax_cross_entropy_backward(n * kClasses);
           }};
 }
 
-// In the order the training step runs them.
+// An op of the table on one input of [N, 64, 32] (unary), two (binary: the
+// same shape, and a [32] row broadcast), at batch 128 only: 262,144 elements.
+OpCase table_case(std::string name, std::function<NodeId(Graph&, NodeId, NodeId)> op, Shape b_item = Shape{64, 32}) {
+  return {std::move(name),
+          [=](Graph& g, Dir d) {
+            const NodeId x = g.placeholder("x", batched(Shape{64, 32}));
+            const NodeId y = g.placeholder("y", b_item.rank() == 2 ? batched(b_item) : b_item);
+            const NodeId out = op(g, x, y);
+            std::vector<NodeId> wrt{x};
+            for (NodeId in : g.node(out).inputs)
+              if (in == y) wrt.push_back(y);
+            return targets(g, out, wrt, d);
+          },
+          {128}};
+}
+
+// Every element-wise op of eltwise.def, every reduction (benchmarks of the
+// table's other families are added beside their ops).
+std::vector<OpCase> table_cases() {
+  std::vector<OpCase> out;
+  for (const ops::UnaryInfo& u : ops::unary_ops()) {
+    const OpId op = u.op;
+    out.push_back(table_case(std::string(u.name), [op](Graph& g, NodeId x, NodeId) {
+      switch (op) {  // the attributes' PyTorch defaults
+        case ops::id::leaky_relu: return ops::leaky_relu(g, x);
+        case ops::id::elu: return ops::elu(g, x);
+        case ops::id::softplus: return ops::softplus(g, x);
+        case ops::id::clip: return ops::clip(g, x, -0.5, 0.5);
+        default: return ops::unary(g, op, x);
+      }
+    }));
+  }
+  for (const ops::BinaryInfo& b : ops::binary_ops()) {
+    const OpId op = b.op;
+    auto f = [op](Graph& g, NodeId x, NodeId y) { return ops::binary(g, op, x, y); };
+    out.push_back(table_case(std::string(b.name), f));
+    out.push_back(table_case(std::string(b.name) + "_broadcast", f, Shape{32}));
+  }
+  out.push_back(table_case("reduce_sum_rows", [](Graph& g, NodeId x, NodeId) { return ops::reduce_sum(g, x, {-1}); }));
+  out.push_back(table_case("reduce_mean_batch", [](Graph& g, NodeId x, NodeId) { return ops::reduce_mean(g, x, {0}); }));
+  out.push_back(table_case("reduce_max_items", [](Graph& g, NodeId x, NodeId) { return ops::reduce_max(g, x, {1, 2}); }));
+  out.push_back(table_case("broadcast_to", [](Graph& g, NodeId, NodeId y) {
+    return ops::broadcast_to(g, y, Shape{kBatch, 64, 32});
+  }, Shape{32}));
+  return out;
+}
+
+// The MNIST net's ops in the order the training step runs them, then the table's.
 std::vector<OpCase> op_cases() {
-  return {conv_case("conv2d_1", 1, kConv1, kImage, false),
+  std::vector<OpCase> mnist_ops = {conv_case("conv2d_1", 1, kConv1, kImage, false),
           relu_case("relu_1", Shape{kConv1, kConv1Out, kConv1Out}),
           conv_case("conv2d_2", kConv1, kConv2, kConv1Out, true),
           relu_case("relu_2", Shape{kConv2, kConv2Out, kConv2Out}),
@@ -147,6 +176,15 @@ std::vector<OpCase> op_cases() {
           dropout_case("dropout_2", Shape{kHidden}, kDropout2),
           dense_case("dense_2", kHidden, kClasses),
           loss_case()};
+  for (OpCase& c : table_cases()) mnist_ops.push_back(std::move(c));
+  return mnist_ops;
+}
+
+// The FLOPs of a case's run, as its ops count them.
+double case_flops(const OpCase& c, Dir dir, int64_t batch) {
+  Graph g(0);
+  const std::vector<NodeId> t = c.build(g, dir);
+  return graph_flops(g, t, batch);
 }
 
 // The op names of the scheduled compute nodes, for the benchmark's label.
@@ -161,21 +199,19 @@ std::string op_list(const Program& p) {
 
 void run_case(benchmark::State& state, const OpCase& c, Dir dir, const std::string& backend, int64_t batch,
               const Options& options, const std::string& key) {
-  const double flop = c.flop(batch, dir);
   Program* p = nullptr;
   try {
     p = &cached_program(key, [&] {
       auto g = std::make_unique<Graph>(/*seed=*/0);
       std::vector<NodeId> t = c.build(*g, dir);
-      auto prog = compile_program(std::move(g), std::move(t), backend, batch, options);
-      warn_if_flops_differ("bench_ops", key, flop, *prog, batch);
-      return prog;
+      return compile_program(std::move(g), std::move(t), backend, batch, options);
     });
   } catch (const std::exception& e) {
     drop_cached_program();
     state.SkipWithError(e.what());
     return;
   }
+  const double flop = graph_flops(*p->graph, p->targets, batch);
   state.SetLabel(op_list(*p));
   timed_loop(state, *p, batch, flop, warm_up_first(backend, flop));
 }
@@ -191,14 +227,14 @@ int main(int argc, char** argv) {
   for (const std::string& backend : runnable_backends("bench_ops")) {
     for (const OpCase& c : cases) {
       for (Dir dir : {Dir::forward, Dir::backward}) {
-        for (int64_t batch : mnist::kBatches) {
+        for (int64_t batch : c.batches) {
           const std::string name =
               c.name + (dir == Dir::forward ? "_forward/" : "_backward/") + backend + "/batch:" + std::to_string(batch);
           auto* b = benchmark::RegisterBenchmark(name.c_str(), [&c, dir, backend, batch, name](benchmark::State& s) {
             run_case(s, c, dir, backend, batch, options, name);
           });
           b->Unit(benchmark::kMicrosecond);
-          if (backend != "cpu") b->Iterations(vulkan_iterations(c.flop(batch, dir)));
+          if (backend != "cpu") b->Iterations(vulkan_iterations(case_flops(c, dir, batch)));
         }
       }
     }

@@ -197,19 +197,10 @@ void drop_cached_program() {
   g_key.clear();
 }
 
-double graph_flops(const Program& p, int64_t batch) {
+double graph_flops(const Graph& g, const std::vector<NodeId>& targets, int64_t batch) {
   double total = 0;
-  for (NodeId id : p.graph->schedule(p.targets)) {
-    const Node& n = p.graph->node(id);
-    total += n.op->flops(*p.graph, n, batch);
-  }
+  for (NodeId id : g.schedule(targets)) total += g.node(id).op->flops(g, g.node(id), batch);
   return total;
-}
-
-void warn_if_flops_differ(const char* program, const std::string& key, double flop, const Program& p, int64_t batch) {
-  const double by_graph = graph_flops(p, batch);
-  if (std::abs(by_graph - flop) > 1e-6 * flop)
-    std::fprintf(stderr, "%s: %s: flops.h counts %.0f FLOPs, the ops' flops() %.0f\n", program, key.c_str(), flop, by_graph);
 }
 
 bool warm_up_first(const std::string& backend, double flop_per_run) { return backend == "cpu" || flop_per_run < 1e9; }

@@ -81,10 +81,9 @@ std::unique_ptr<Program> compile_program(std::shared_ptr<void> owner, Backend& b
 Program& cached_program(const std::string& key, const std::function<std::unique_ptr<Program>()>& make);
 void drop_cached_program();
 
-// The FLOPs of one run as the ops' own flops() count them, summed over the schedule.
-double graph_flops(const Program& p, int64_t batch);
-// flops.h and the ops' own flops() must agree: prints a line to stderr when they do not.
-void warn_if_flops_differ(const char* program, const std::string& key, double flop, const Program& p, int64_t batch);
+// The FLOPs of one run as the ops' own flops() count them (the one formula
+// per op, ops/), summed over the schedule of `targets`.
+double graph_flops(const Graph& g, const std::vector<NodeId>& targets, int64_t batch);
 
 // Whether to run a benchmark's program once untimed before timing it: always,
 // but for Vulkan runs of over ~1 GFLOP (seconds each on lavapipe, where the

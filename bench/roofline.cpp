@@ -38,11 +38,13 @@
 
 #include <benchmark/benchmark.h>
 
+#include <graphgrad/graph/graph.h>
+#include <graphgrad/graph/op.h>
 #include <graphgrad/ops/conv_geometry.h>
+#include <graphgrad/ops/ops.h>
 
 #include "cpu/conv_direct.h"
 #include "cpu/thread_pool.h"
-#include "flops.h"
 #include "fma_peak.h"
 #include "mnist_shapes.h"
 
@@ -181,8 +183,12 @@ void bm_direct(benchmark::State& state, Pass pass, int threads) {
     call();
     benchmark::ClobberMemory();
   }
-  // Each pass has the multiply-adds of the forward conv (flops.h).
-  const double flop = flops::conv2d_forward(n, g.c, g.oc, g.kh, g.oh, g.ow);
+  // Each pass has the multiply-adds of the forward conv, as the op counts them.
+  Graph counted;
+  const NodeId cx = counted.placeholder("x", Shape{kBatch, g.c, g.h, g.w});
+  const NodeId cw = counted.parameter("w", Shape{g.oc, g.c, g.kh, g.kw}, Init::zeros());
+  const NodeId cy = ops::conv2d(counted, cx, cw, kNoNode, int(g.stride), g.pad_top ? ops::Padding::same : ops::Padding::valid);
+  const double flop = counted.node(cy).op->flops(counted, counted.node(cy), n);
   state.counters["GFLOP/s"] = flop * double(state.iterations()) / seconds_since(t0) * 1e-9;
   state.counters["flop_per_run"] = flop;
   state.counters["calls_per_step"] = 1;

@@ -27,12 +27,18 @@ install(TARGETS ${GG_INSTALL_TARGETS} gg_all EXPORT graphgradTargets
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS mnist RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(PROGRAMS ${CMAKE_SOURCE_DIR}/scripts/plot_curves.py DESTINATION ${CMAKE_INSTALL_DATADIR}/graphgrad)  # train --plot
-# The public headers: each folder's top-level *.h (backend internals stay out).
-foreach(dir graph ops backends frontends)
-  file(GLOB headers ${CMAKE_SOURCE_DIR}/${dir}/*.h)
-  install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graphgrad/${dir})
+# The public headers, listed: what a user's code includes and what those
+# include. Kernel internals, geometry helpers and the exporter stay out.
+set(GG_PUBLIC_HEADERS
+    graph/attrs.h graph/autodiff.h graph/error.h graph/graph.h graph/op.h graph/shape.h
+    ops/ops.h ops/op_table.h ops/eltwise.def ops/eltwise.h ops/optimizers.h ops/data_parallel.h
+    backends/backend.h backends/node_view.h backends/user_kernels.h backends/comm/communicator.h
+    frontends/checkpoint.h frontends/dataset.h frontends/idx.h frontends/layers.h frontends/mnist_model.h
+    frontends/png_grid.h frontends/progress.h frontends/sequential.h)
+foreach(h IN LISTS GG_PUBLIC_HEADERS)
+  get_filename_component(dir ${h} DIRECTORY)
+  install(FILES ${CMAKE_SOURCE_DIR}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graphgrad/${dir})
 endforeach()
-install(FILES ${CMAKE_SOURCE_DIR}/backends/comm/communicator.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graphgrad/backends/comm)
 
 set(GG_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/graphgrad)
 install(EXPORT graphgradTargets NAMESPACE graphgrad:: DESTINATION ${GG_CMAKE_DIR})

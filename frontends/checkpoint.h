@@ -11,6 +11,7 @@
 // save() writes "<path>.tmp", flushes and fsyncs it, then renames it over
 // <path>, so a reader sees the old file or the new one, never half of one.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -25,9 +26,9 @@ namespace gg::ckpt {
 inline constexpr uint32_t kFormatVersion = 1;
 
 // Every checkpoint error names the file.
-class CheckpointError : public std::runtime_error {
+class CheckpointError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct Tensor {

@@ -8,12 +8,14 @@
 #include <string_view>
 #include <vector>
 
+#include <graphgrad/graph/error.h>
+
 namespace gg::data {
 
 // Every data error names the file at fault in what().
-class DataError : public std::runtime_error {
+class DataError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct IdxArray {

@@ -2,6 +2,7 @@
 // `output` needs to ONNX nodes (opset 13) and writes the model with the
 // parameters as initializers, through Debian's ONNX protobuf schema.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <filesystem>
 #include <functional>
 #include <stdexcept>
@@ -9,22 +10,30 @@
 #include <vector>
 
 #include <graphgrad/graph/graph.h>
+#include <graphgrad/graph/op.h>
 
 namespace gg {
 
 // A node the exporter cannot map; the message names the node and its op.
-class ExportError : public std::runtime_error {
+class ExportError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct OnnxExportStats {
   int nodes = 0, initializers = 0;
 };
 
-// Maps conv2d (Conv), relu (Relu), max_pool2d (MaxPool), reshape (Reshape),
-// dense (Gemm), matmul (MatMul), add (Add), softmax (Softmax) and dropout
-// (nothing: the identity at inference). `input` must be the only placeholder
+// Whether the exporter maps an op, and where not, why (every op of the table
+// has an answer: frontends/onnx_ops.cpp).
+struct OnnxSupport {
+  bool exported = false;
+  std::string why_not;
+};
+OnnxSupport onnx_support(OpId op);
+
+// Maps every node `output` needs to ONNX (onnx_support says which ops it
+// takes; dropout maps to nothing: the identity at inference). `input` must be the only placeholder
 // `output` depends on; its leading batch dimension becomes the symbolic "N".
 // value_of(node) gives a parameter's or constant's values (a backend's read_variable).
 OnnxExportStats export_onnx(const Graph& g, NodeId input, NodeId output,

@@ -14,6 +14,7 @@
 // graph, appends the optimizer's update nodes and an inference path (dropout
 // left out) over the same parameters, and hands the graph to a backend.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -81,15 +82,15 @@ struct FitOptions {
 
 // A NaN or infinity in training; the message names the step and, with
 // check_numerics, the first node that produced it.
-class NumericsError : public std::runtime_error {
+class NumericsError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 // fit() was stopped by FitOptions::should_stop (a signal, say).
-class Interrupted : public std::runtime_error {
+class Interrupted : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct Evaluation {

@@ -2,6 +2,7 @@
 // shape, a type and attributes. Because a node can only name nodes that already
 // exist, node ids are a topological order and the graph cannot hold a cycle.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -20,9 +21,9 @@ using NodeId = int32_t;
 inline constexpr NodeId kNoNode = -1;
 
 // A graph-building error; its message names the node and the shapes at fault.
-class GraphError : public std::runtime_error {
+class GraphError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 struct Node {

@@ -1,5 +1,9 @@
-// dense (x . W + b, Keras's [in,out] weight layout) and matmul, the op its
-// gradients are written in.
+// dense (x . W + b, Keras's [in,out] weight layout) and matmul (batched,
+// broadcasting), the op dense's gradients are written in.
+#include <algorithm>
+
+#include "eltwise.h"
+#include "matmul_geometry.h"
 #include "op_table.h"
 #include "op_util.h"
 #include "ops.h"
@@ -39,35 +43,69 @@ class DenseOp final : public Op {
   }
 };
 
+// torch.matmul for rank >= 2: the last two axes are the matrices, the leading
+// ones a batch broadcast as NumPy does (matmul_geometry.h lays it out).
 class MatMulOp final : public Op {
  public:
   const char* name() const override { return "matmul"; }
   OpId id() const override { return id::matmul; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
-    const Node& a = detail::input(g, n, name(), 0, 2, "input a");
-    const Node& b = detail::input(g, n, name(), 1, 2, "input b");
+    const Node& a = detail::input(g, n, name(), 0, -1, "input a");
+    const Node& b = detail::input(g, n, name(), 1, -1, "input b");
+    const int ra = a.shape.rank(), rb = b.shape.rank();
+    if (ra < 2 || rb < 2)
+      fail(n, name(), "operands need rank >= 2 ([...,rows,columns]), got " + g.describe(a.id) + " and " + g.describe(b.id));
+    if (std::max(ra, rb) - 2 > kMatmulMaxBatchDims)
+      fail(n, name(), "more than " + std::to_string(kMatmulMaxBatchDims) + " batch dimensions");
     const bool ta = n.attrs.i("trans_a"), tb = n.attrs.i("trans_b");
-    const int64_t m = a.shape[ta ? 1 : 0], ka = a.shape[ta ? 0 : 1];
-    const int64_t kb = b.shape[tb ? 1 : 0], nn = b.shape[tb ? 0 : 1];
+    const int64_t m = a.shape[ta ? ra - 1 : ra - 2], ka = a.shape[ta ? ra - 2 : ra - 1];
+    const int64_t kb = b.shape[tb ? rb - 1 : rb - 2], nn = b.shape[tb ? rb - 2 : rb - 1];
     if (ka != kb) fail(n, name(), "inner dimensions differ: " + g.describe(a.id) + (ta ? "^T" : "") + " and " + g.describe(b.id) + (tb ? "^T" : ""));
     if (nn == kBatch) fail(n, name(), "the batch dimension may only be the rows of the result or the inner dimension");
-    return {Shape{m, nn}, DType::f32};
+    if (ra == 2 && rb == 2) return {Shape{m, nn}, DType::f32};
+    if (m == kBatch || ka == kBatch)
+      fail(n, name(), "in a batched product of " + g.describe(a.id) + " and " + g.describe(b.id) +
+                          " the symbolic batch may only lead the batch dimensions");
+    const std::vector<int64_t>& ad = a.shape.dims();
+    const std::vector<int64_t>& bd = b.shape.dims();
+    std::vector<int64_t> out = broadcast_shapes(Shape(std::vector<int64_t>(ad.begin(), ad.end() - 2)),
+                                                Shape(std::vector<int64_t>(bd.begin(), bd.end() - 2)),
+                                                std::string(name()) + " \"" + n.name + "\" (batch dimensions)")
+                                   .dims();
+    out.push_back(m);
+    out.push_back(nn);
+    return {Shape(std::move(out)), DType::f32};
   }
-  // C = op(A) op(B); each gradient is again a matmul, transposes chosen per case.
+  // C = op(A) op(B); each gradient is again a matmul, transposes chosen per
+  // case, summed over the batch dimensions its operand was broadcast along.
   std::vector<NodeId> grad(Graph& g, NodeId id, NodeId dc, const std::vector<bool>& needs) const override {
     const Node n = g.node(id);
     const bool ta = n.attrs.i("trans_a"), tb = n.attrs.i("trans_b");
     const NodeId a = n.inputs[0], b = n.inputs[1];
     NodeId da = kNoNode, db = kNoNode;
     const std::string p = "grad/" + n.name;
-    if (needs[0]) da = ta ? matmul(g, b, dc, tb, true, p + "/a") : matmul(g, dc, b, false, !tb, p + "/a");
-    if (needs[1]) db = tb ? matmul(g, dc, a, true, ta, p + "/b") : matmul(g, a, dc, !ta, false, p + "/b");
+    // The product over the output's batch, then summed to the operand's shape
+    // where that was broadcast (2-D: no sum, exactly the graph of old).
+    const auto reduced = [&](NodeId operand, const std::string& nm, auto product) {
+      const Shape want = g.node(operand).shape;
+      bool same = want.rank() == n.shape.rank();
+      for (int i = 0; same && i < want.rank() - 2; ++i) same = want[i] == n.shape[i];
+      return same ? product(nm) : sum_to(g, product(nm + "_batched"), want, nm);
+    };
+    if (needs[0])
+      da = reduced(a, p + "/a", [&](const std::string& nm) {
+        return ta ? matmul(g, b, dc, tb, true, nm) : matmul(g, dc, b, false, !tb, nm);
+      });
+    if (needs[1])
+      db = reduced(b, p + "/b", [&](const std::string& nm) {
+        return tb ? matmul(g, dc, a, true, ta, nm) : matmul(g, a, dc, !ta, false, nm);
+      });
     return {da, db};
   }
   double flops(const Graph& g, const Node& n, int64_t batch) const override {
-    const Node& a = g.node(n.inputs[0]);
-    const int64_t k = a.shape[n.attrs.i("trans_a") ? 0 : 1];
+    const Shape& a = g.node(n.inputs[0]).shape;
+    const int64_t k = a[n.attrs.i("trans_a") ? a.rank() - 2 : a.rank() - 1];
     return 2.0 * double(n.shape.numel(batch)) * double(k == kBatch ? batch : k);
   }
 };

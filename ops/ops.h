@@ -29,8 +29,25 @@ NodeId max_pool2d_backward(Graph& g, NodeId dy, NodeId x, const Node& pool, cons
 
 // x [N,in] . w [in,out] + b [out] (b may be kNoNode) -> [N,out]
 NodeId dense(Graph& g, NodeId x, NodeId w, NodeId b, const std::string& name = {});
-// op(a) . op(b), op = transpose when asked; 2-D only.
+// torch.matmul for operands of rank >= 2: a [...,M,K] . b [...,K,N] -> [...,M,N],
+// the leading (batch) dimensions broadcast as NumPy does; trans_a / trans_b
+// transpose the last two axes of a / b first. A symbolic batch may lead the
+// batch dimensions; with 2-D operands it may also be M (a's rows) or K (the
+// inner dimension, as dense's weight gradient x^T dy uses). Deviation from
+// PyTorch: 1-D operands are refused (reshape them to [1,K] or [K,1]).
 NodeId matmul(Graph& g, NodeId a, NodeId b, bool trans_a = false, bool trans_b = false, const std::string& name = {});
+
+// Average pooling (pool pool x pool windows, stride 0 means stride = pool):
+// x [N,C,H,W] -> [N,C,OH,OW]. 'valid': PyTorch's avg_pool2d (floor mode,
+// OH = (H-pool)/stride+1). 'same': TensorFlow's AveragePooling2D (OH =
+// ceil(H/stride), the padding split as TensorFlow, the odd pixel at the end)
+// dividing each window by its count of real, non-padded elements
+// (PyTorch's count_include_pad=False), as TensorFlow does.
+NodeId avg_pool2d(Graph& g, NodeId x, int pool, int stride = 0, Padding pad = Padding::valid, const std::string& name = {});
+// dx of avg_pool2d from dy alone: each window's dy / count spread over its real elements.
+NodeId avg_pool2d_backward(Graph& g, NodeId dy, const Node& pool, const std::string& name = {});
+// The mean over H and W: x [N,C,H,W] -> [N,C] (reduce_mean over axes {2,3}).
+NodeId global_avg_pool2d(Graph& g, NodeId x, const std::string& name = {});
 
 
 // Inverted dropout: keeps each element with probability 1-rate and scales it
@@ -53,6 +70,37 @@ NodeId flatten(Graph& g, NodeId x, const std::string& name = {});  // [N,...] ->
 // x stretched to `shape` by NumPy's rules (x's dimensions right-aligned, each
 // 1 or equal). `mean`: divide by the stretch factor (the gradient of a mean).
 NodeId broadcast_to(Graph& g, NodeId x, Shape shape, const std::string& name = {}, bool mean = false);
+
+// --- shape ops: transpose, concat, slice (ops/shape.cpp) ---
+// These move data only; they take f32 or i32 (all inputs of one type).
+// Deviations from PyTorch: a symbolic batch dimension (a leading kBatch) may
+// neither move nor be cut, since a shape can only lead with N and cannot say
+// 2N or "some of N": give the placeholder a fixed batch to do so.
+//
+// PyTorch's x.permute(perm): output axis i is x's axis perm[i] (negative
+// counts from the end); an empty perm reverses the axes (numpy's transpose).
+// With a symbolic batch, perm[0] must be 0.
+NodeId transpose(Graph& g, NodeId x, std::vector<int> perm = {}, const std::string& name = {});
+// torch.cat(xs, dim=axis): every other dimension equal. Not along a symbolic
+// batch axis. More than 16 inputs are joined in groups of 16 first (nested
+// concat nodes: a kernel takes at most 16 inputs).
+NodeId concat(Graph& g, std::vector<NodeId> xs, int axis, const std::string& name = {});
+// x[start:stop:step] on one axis (negative axis, start and stop count from the
+// end; start and stop are clamped to [0, dim] like Python's; step >= 1, as
+// PyTorch requires). Deviations: the batch axis of a symbolic batch cannot be
+// sliced, and an empty result is refused (graphgrad has no empty tensors).
+struct SliceSpec {
+  int axis = 0;
+  int64_t start = 0, stop = INT64_MAX, step = 1;
+};
+// PyTorch's basic slicing, one SliceSpec per sliced axis (each axis at most once).
+NodeId slice(Graph& g, NodeId x, std::vector<SliceSpec> specs, const std::string& name = {});
+// The same in ONNX Slice's form (steps empty: all 1).
+NodeId slice(Graph& g, NodeId x, std::vector<int> axes, std::vector<int64_t> starts, std::vector<int64_t> stops,
+             std::vector<int64_t> steps = {}, const std::string& name = {});
+// slice's gradient: dy (the slice's shape) scattered into zeros of the slice's input's shape.
+NodeId slice_backward(Graph& g, NodeId dy, const Node& slice, const std::string& name = {});
+// --- end of shape ops ---
 
 // Reductions over a set of axes (negative counts from the end; empty: all),
 // keeping them as size 1 when keepdims. PyTorch's sum, mean and amax: max's
@@ -94,9 +142,44 @@ NodeId minimum(Graph& g, NodeId a, NodeId b, const std::string& name = {});
 NodeId pow(Graph& g, NodeId a, NodeId b, const std::string& name = {});
 NodeId equal(Graph& g, NodeId a, NodeId b, const std::string& name = {});  // 1 where a == b, else 0
 
-// Softmax over the last axis of x [N,C].
-NodeId softmax(Graph& g, NodeId x, const std::string& name = {});
-NodeId softmax_backward(Graph& g, NodeId dy, NodeId y, const std::string& name = {});
+// --- softmax over any axis and the losses (ops/softmax.cpp, ops/losses.cpp) ---
+// Softmax and log-softmax of x (rank >= 1) along `axis` (negative counts from
+// the end), stable (the maximum along the axis is subtracted): PyTorch's
+// softmax / log_softmax(x, dim=axis). Deviation: a 0-d x is refused.
+NodeId softmax(Graph& g, NodeId x, int axis = -1, const std::string& name = {});
+NodeId softmax(Graph& g, NodeId x, const std::string& name);  // axis -1 (the older callers')
+NodeId log_softmax(Graph& g, NodeId x, int axis = -1, const std::string& name = {});
+// Backward-only ops, given dy and the forward output y: softmax's
+// dx = y * (dy - sum(dy * y)), log_softmax's dx = dy - exp(y) * sum(dy) (sums along the axis).
+NodeId softmax_backward(Graph& g, NodeId dy, NodeId y, int axis = -1, const std::string& name = {});
+NodeId log_softmax_backward(Graph& g, NodeId dy, NodeId y, int axis = -1, const std::string& name = {});
+
+// PyTorch's cross_entropy with probability targets, reduction 'mean': the mean
+// over the batch of -sum_c targets * log_softmax(logits); logits and targets
+// [N,C] f32 -> scalar. Fused and stable. Both inputs take gradients.
+NodeId softmax_cross_entropy_soft(Graph& g, NodeId logits, NodeId targets, const std::string& name = {});
+// Its gradient with respect to input `wrt` (0: logits, (softmax - t) * dloss / N;
+// 1: targets, -log_softmax * dloss / N), [N,C].
+NodeId softmax_cross_entropy_soft_backward(Graph& g, NodeId logits, NodeId targets, NodeId dloss, int wrt,
+                                           const std::string& name = {});
+// PyTorch's binary_cross_entropy_with_logits, reduction 'mean' (no weight or
+// pos_weight): the mean over every element of max(x,0) - x*t + log1p(exp(-|x|));
+// logits and targets of one shape -> scalar. Both inputs take gradients.
+NodeId bce_with_logits(Graph& g, NodeId logits, NodeId targets, const std::string& name = {});
+// wrt 0: (sigmoid(x) - t) * dloss / count; wrt 1: -x * dloss / count.
+NodeId bce_with_logits_backward(Graph& g, NodeId logits, NodeId targets, NodeId dloss, int wrt,
+                                const std::string& name = {});
+// PyTorch's nll_loss, reduction 'mean': the mean over the batch of
+// -log_probs[i, labels[i]]; log_probs [N,C] f32, labels [N] i32 -> scalar.
+// Deviation: no ignore_index (a label outside [0, C), -100 included, is a
+// BackendError naming the node).
+NodeId nll_loss(Graph& g, NodeId log_probs, NodeId labels, const std::string& name = {});
+// -dloss / N at [i, labels[i]], 0 elsewhere: [N,C].
+NodeId nll_loss_backward(Graph& g, NodeId log_probs, NodeId labels, NodeId dloss, const std::string& name = {});
+// mean((a - b)^2) over every element (PyTorch's mse_loss, reduction 'mean'), a
+// composite of sub, square and reduce_mean; a and b broadcast as in sub.
+NodeId mse(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+// --- end of softmax and losses ---
 
 // Mean over the batch of -log softmax(logits)[label]: logits [N,C] f32, labels
 // [N] i32 -> scalar. Fused and stable (log-sum-exp with the max subtracted).

@@ -2,7 +2,8 @@
 // C = alpha * op(A) * op(B) + beta * C, row-major and packed: op(A) is MxK,
 // op(B) is KxN, C is MxN (A is stored KxM when trans_a, B is NxK when trans_b).
 // Batched over `batch` matrices: matrix b starts at off_x + b * stride_x
-// (stride 0: one matrix shared by the whole batch, e.g. conv weights).
+// (stride 0: one matrix shared by the whole batch, e.g. conv weights), or of
+// a two-level batch (inner, outer_a, outer_b below).
 //
 // Each invocation computes a 4x4 block of C straight from global memory (no
 // shared memory, no barriers): CPU implementations such as lavapipe run
@@ -26,6 +27,10 @@ layout(push_constant) uniform Push {
   uint off_a, off_b, off_c;           // element offsets of matrix 0
   uint stride_a, stride_b, stride_c;  // elements between consecutive matrices
   float alpha, beta;                  // beta == 0: C is not read
+  // A two-level batch (a broadcast matmul's): matrix b is (b / inner, b % inner),
+  // A's at off_a + (b / inner) * outer_a + (b % inner) * stride_a, likewise B's;
+  // C stays packed. inner 0: one level.
+  uint inner, outer_a, outer_b;
 } p;
 
 void main() {
@@ -35,8 +40,11 @@ void main() {
   // A stored [M,K] (m stride K, k stride 1) or [K,M] (m stride 1, k stride M); likewise B.
   const uint a_m = p.trans_a == 0 ? p.K : 1, a_k = p.trans_a == 0 ? 1 : p.M;
   const uint b_k = p.trans_b == 0 ? p.N : 1, b_n = p.trans_b == 0 ? 1 : p.K;
+  const uint inner = p.inner == 0 ? max(p.batch, 1u) : p.inner;
   for (uint b = gl_WorkGroupID.y; b < p.batch; b += gl_NumWorkGroups.y) {
-    const uint a0 = p.off_a + b * p.stride_a, b0 = p.off_b + b * p.stride_b, c0 = p.off_c + b * p.stride_c;
+    const uint bo = b / inner, bi = b - bo * inner;
+    const uint a0 = p.off_a + bo * p.outer_a + bi * p.stride_a, b0 = p.off_b + bo * p.outer_b + bi * p.stride_b;
+    const uint c0 = p.off_c + b * p.stride_c;
     for (uint blk = first; blk < blocks; blk += step) {
       const uint m0 = (blk / blocks_n) * W, n0 = (blk % blocks_n) * W;
       uint am[W], bn[W];

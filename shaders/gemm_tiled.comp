@@ -5,7 +5,8 @@
 // C = alpha * op(A) * op(B) + beta * C, row-major and packed: op(A) is MxK,
 // op(B) is KxN, C is MxN (A is stored KxM when trans_a, B is NxK when trans_b).
 // Batched over `batch` matrices: matrix b starts at off_x + b * stride_x
-// (stride 0: one matrix shared by the whole batch, e.g. conv weights).
+// (stride 0: one matrix shared by the whole batch, e.g. conv weights), or of
+// a two-level batch (inner, outer_a, outer_b below).
 //
 // Each workgroup computes a BM x BM tile of C with TS x TS threads, each thread
 // a WPT x WPT block (rows ty + i*TS, columns tx + j*TS, so shared-memory reads
@@ -35,6 +36,10 @@ layout(push_constant) uniform Push {
   uint off_a, off_b, off_c;           // element offsets of matrix 0
   uint stride_a, stride_b, stride_c;  // elements between consecutive matrices
   float alpha, beta;                  // beta == 0: C is not read
+  // A two-level batch (a broadcast matmul's): matrix b is (b / inner, b % inner),
+  // A's at off_a + (b / inner) * outer_a + (b % inner) * stride_a, likewise B's;
+  // C stays packed. inner 0: one level.
+  uint inner, outer_a, outer_b;
 } p;
 
 shared float As[BK * LD];  // As[k * LD + m]
@@ -45,10 +50,13 @@ void main() {
   const uint lid = ty * TS + tx;
   const uint tiles_m = (p.M + BM - 1) / BM, tiles_n = (p.N + BM - 1) / BM;
 
+  const uint inner = p.inner == 0 ? max(p.batch, 1u) : p.inner;
   for (uint b = gl_WorkGroupID.z; b < p.batch; b += gl_NumWorkGroups.z)
   for (uint tm = gl_WorkGroupID.y; tm < tiles_m; tm += gl_NumWorkGroups.y)
   for (uint tn = gl_WorkGroupID.x; tn < tiles_n; tn += gl_NumWorkGroups.x) {
-    const uint a0 = p.off_a + b * p.stride_a, b0 = p.off_b + b * p.stride_b, c0 = p.off_c + b * p.stride_c;
+    const uint bo = b / inner, bi = b - bo * inner;
+    const uint a0 = p.off_a + bo * p.outer_a + bi * p.stride_a, b0 = p.off_b + bo * p.outer_b + bi * p.stride_b;
+    const uint c0 = p.off_c + b * p.stride_c;
     const uint m0 = tm * BM, n0 = tn * BM;
 
     float acc[WPT][WPT];

@@ -3,8 +3,10 @@
 // (grid-stride over rows), shared-memory reductions for the row max and sum:
 //   mode 0 softmax:                         out = exp(z - max) / sum
 //   mode 1 softmax_cross_entropy_backward:  out = (softmax(z) - onehot(label)) * dloss / rows
+//   mode 2 log_softmax:                     out = (z - max) - log(sum)
 // Mode 1 writes 1 to status for a label outside [0, cols) (that row then gets
-// no one-hot term). Mode 0 ignores labels, dloss and status (bind any buffers).
+// no one-hot term). Modes 0 and 2 ignore labels, dloss and status (bind any buffers).
+// (Softmax over another axis, with a stride along it: softmax_cols.comp.)
 layout(local_size_x = 64) in;
 
 layout(std430, set = 0, binding = 0) readonly buffer BufZ { float z[]; };
@@ -42,11 +44,15 @@ void main() {
       if (lid < h) red[lid] += red[lid + h];
       barrier();
     }
-    const float inv = 1.0 / red[0];
+    const float sum = red[0];
+    const float inv = 1.0 / sum;
     barrier();  // red is reused by the next row
 
     if (p.mode == 0) {
       for (uint j = lid; j < p.cols; j += 64) o[base + j] = exp(z[base + j] - m) * inv;
+    } else if (p.mode == 2) {
+      const float ls = log(sum);
+      for (uint j = lid; j < p.cols; j += 64) o[base + j] = (z[base + j] - m) - ls;
     } else {
       const int label = labels[row];
       if (label < 0 || label >= int(p.cols)) status = 1u;

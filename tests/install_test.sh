@@ -21,6 +21,8 @@ cmake -S "$src/examples/outside_project" -B "$tmp/outside" -DCMAKE_PREFIX_PATH="
   { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/outside" -j2 > "$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
 "$tmp/outside/two_layer_net"
+# A user-defined op: a CPU kernel and a Vulkan kernel from the project's own SPIR-V.
+"$tmp/outside/user_op" "$tmp/outside/swish.spv"
 
 # pkg-config sees the same package.
 if command -v pkg-config > /dev/null; then

@@ -114,6 +114,21 @@ void reduction_and_shape_cases(std::vector<OpCase>& out) {
                             return ops::reduce_max(g, p[0], r.axes, r.keepdims);
                           })});
     }
+  // Runs longer than 65535 steps: lavapipe ends shader loops there, so a
+  // reduction must be split into passes (parity only: a float sum of 77,100
+  // values is too coarse for central differences).
+  for (OpId op : {ops::id::reduce_sum, ops::id::reduce_max, ops::id::reduce_mean}) {
+    OpCase c{make(std::string(ops::op_info(op).name) + " x[N,257,300] over everything (a run past 65535)",
+                  {ranged(Shape{kBatch, 257, 300}, -2, 2, 5)},
+                  [op](Graph& g, const std::vector<NodeId>& p) {
+                    if (op == ops::id::reduce_sum) return ops::reduce_sum(g, p[0]);
+                    if (op == ops::id::reduce_mean) return ops::reduce_mean(g, p[0], {1, 2}, true);
+                    return ops::reduce_max(g, p[0], {0, 1, 2});
+                  }),
+             /*gradcheck=*/false};
+    c.parity.tol = test::Tolerance{1e-6, 1e-3};
+    out.push_back(c);
+  }
   // Ties: the maximum's gradient is shared evenly (exact on both backends).
   ParityInput ties = ParityInput::f32_const(Shape{2, 4}, {1, 3, 3, 0, -1, -1, -1, -1});
   ties.differentiable = true;

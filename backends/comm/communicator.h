@@ -4,6 +4,7 @@
 // mpi.h) joins the processes mpirun or srun started. Backends see only this
 // interface: they execute the graph's allreduce nodes through it.
 #pragma once
+#include <graphgrad/graph/error.h>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,9 +15,9 @@
 namespace gg {
 
 // A failed collective or a communicator that cannot be set up; the message says which.
-class CommError : public std::runtime_error {
+class CommError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  using Error::Error;
 };
 
 class Communicator {

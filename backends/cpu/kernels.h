@@ -57,10 +57,13 @@ using KernelTable = std::span<const KernelEntry>;
 KernelTable conv_kernels();
 KernelTable dense_kernels();
 KernelTable pool_kernels();
+KernelTable avg_pool_kernels();  // avg_pool2d, avg_pool2d_backward
 KernelTable elementwise_kernels();
 KernelTable eltwise_def_kernels();  // the ops of ops/eltwise.def
 KernelTable reduce_kernels();
+KernelTable shape_kernels();    // transpose, concat, slice, slice_backward
 KernelTable softmax_kernels();
+KernelTable loss_kernels();     // softmax_cross_entropy_soft, bce_with_logits, nll_loss
 KernelTable optimizer_kernels();
 KernelTable comm_kernels();
 

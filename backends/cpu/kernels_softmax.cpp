@@ -1,5 +1,10 @@
-// softmax, softmax_cross_entropy (fused, stable), their backward ops, and
-// accuracy. Rows are short (the class count), so work is split by rows.
+// softmax and log_softmax over any axis, softmax_cross_entropy (fused,
+// stable), their backward ops, and accuracy. The softmax ops view their input
+// as [outer, C, inner] (C along the axis): with inner 1 (the last axis) a row
+// is contiguous and work is split by rows; otherwise by blocks of kBlock
+// neighbouring inner positions, which step through C together (unit stride
+// across the block). Each output element is computed by one thread in a fixed
+// order, so results do not depend on the thread count.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -30,24 +35,105 @@ int32_t checked_label(const KernelArgs& a, int64_t row, int64_t classes) {
   return l;
 }
 
-void softmax(const KernelArgs& a) {
-  const int64_t n = a.out_dim(0), c = a.out_dim(1);
-  const float* x = a.input(0);
-  a.pool->parallel_for(n, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) softmax_row(x + r * c, a.out + r * c, c);
-  }, 64);
+// [outer, C, inner] around the node's axis, at the run's batch.
+struct AxisView {
+  int64_t outer = 1, c = 1, inner = 1;
+};
+AxisView axis_view(const KernelArgs& a) {
+  const Shape s = a.node->shape.resolved(a.batch);
+  const int axis = static_cast<int>(a.node->attrs.i("axis"));
+  AxisView v;
+  v.c = s[axis];
+  for (int d = 0; d < axis; ++d) v.outer *= s[d];
+  for (int d = axis + 1; d < s.rank(); ++d) v.inner *= s[d];
+  return v;
 }
 
-// inputs: dy, y. dx = y * (dy - <dy, y>)
-void softmax_backward(const KernelArgs& a) {
-  const int64_t n = a.out_dim(0), c = a.out_dim(1);
-  const float* dy = a.input(0);
-  const float* y = a.input(1);
-  for (int64_t r = 0; r < n; ++r) {
-    float dot = 0;
-    for (int64_t j = 0; j < c; ++j) dot += dy[r * c + j] * y[r * c + j];
-    for (int64_t j = 0; j < c; ++j) a.out[r * c + j] = y[r * c + j] * (dy[r * c + j] - dot);
+constexpr int64_t kBlock = 64;  // inner positions per work item (strided case)
+
+enum class Kind { softmax, log_softmax, softmax_backward, log_softmax_backward };
+
+void log_softmax_row(const float* z, float* y, int64_t c) {
+  const float m = *std::max_element(z, z + c);
+  float s = 0;
+  for (int64_t j = 0; j < c; ++j) s += std::exp(z[j] - m);
+  const float ls = std::log(s);
+  for (int64_t j = 0; j < c; ++j) y[j] = (z[j] - m) - ls;
+}
+
+// dy, y -> dx along one contiguous row.
+void softmax_backward_row(const float* dy, const float* y, float* dx, int64_t c) {
+  float dot = 0;
+  for (int64_t j = 0; j < c; ++j) dot += dy[j] * y[j];
+  for (int64_t j = 0; j < c; ++j) dx[j] = y[j] * (dy[j] - dot);
+}
+void log_softmax_backward_row(const float* dy, const float* y, float* dx, int64_t c) {
+  float sum = 0;
+  for (int64_t j = 0; j < c; ++j) sum += dy[j];
+  for (int64_t j = 0; j < c; ++j) dx[j] = dy[j] - std::exp(y[j]) * sum;
+}
+
+// w neighbouring columns (w <= kBlock) of C elements each, `stride` apart
+// along C: the same arithmetic as the row functions, per column.
+template <Kind K>
+void columns(const float* x, const float* y, float* out, int64_t c, int64_t stride, int64_t w) {
+  float acc[kBlock], m[kBlock];
+  if constexpr (K == Kind::softmax || K == Kind::log_softmax) {
+    std::copy_n(x, w, m);
+    for (int64_t j = 1; j < c; ++j)
+      for (int64_t k = 0; k < w; ++k) m[k] = std::max(m[k], x[j * stride + k]);
+    std::fill_n(acc, w, 0.0f);
+    for (int64_t j = 0; j < c; ++j)
+      for (int64_t k = 0; k < w; ++k) acc[k] += std::exp(x[j * stride + k] - m[k]);
+    if constexpr (K == Kind::softmax) {
+      for (int64_t k = 0; k < w; ++k) acc[k] = 1.0f / acc[k];
+      for (int64_t j = 0; j < c; ++j)
+        for (int64_t k = 0; k < w; ++k) out[j * stride + k] = std::exp(x[j * stride + k] - m[k]) * acc[k];
+    } else {
+      for (int64_t k = 0; k < w; ++k) acc[k] = std::log(acc[k]);
+      for (int64_t j = 0; j < c; ++j)
+        for (int64_t k = 0; k < w; ++k) out[j * stride + k] = (x[j * stride + k] - m[k]) - acc[k];
+    }
+  } else {  // x is dy
+    std::fill_n(acc, w, 0.0f);
+    for (int64_t j = 0; j < c; ++j)
+      for (int64_t k = 0; k < w; ++k)
+        acc[k] += K == Kind::softmax_backward ? x[j * stride + k] * y[j * stride + k] : x[j * stride + k];
+    for (int64_t j = 0; j < c; ++j)
+      for (int64_t k = 0; k < w; ++k) {
+        const float d = x[j * stride + k], v = y[j * stride + k];
+        out[j * stride + k] = K == Kind::softmax_backward ? v * (d - acc[k]) : d - std::exp(v) * acc[k];
+      }
   }
+}
+
+// inputs: x (forward) or dy, y (backward)
+template <Kind K>
+void run(const KernelArgs& a) {
+  const AxisView v = axis_view(a);
+  const float* x = a.input(0);
+  const float* y = K == Kind::softmax_backward || K == Kind::log_softmax_backward ? a.input(1) : nullptr;
+  float* out = a.out;
+  const int64_t c = v.c;
+  if (v.inner == 1) {
+    a.pool->parallel_for(v.outer, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t r = r0; r < r1; ++r) {
+        if constexpr (K == Kind::softmax) softmax_row(x + r * c, out + r * c, c);
+        else if constexpr (K == Kind::log_softmax) log_softmax_row(x + r * c, out + r * c, c);
+        else if constexpr (K == Kind::softmax_backward) softmax_backward_row(x + r * c, y + r * c, out + r * c, c);
+        else log_softmax_backward_row(x + r * c, y + r * c, out + r * c, c);
+      }
+    }, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, c)));
+    return;
+  }
+  const int64_t inner = v.inner, blocks = (inner + kBlock - 1) / kBlock;
+  a.pool->parallel_for(v.outer * blocks, [&](int64_t b0, int64_t b1, int) {
+    for (int64_t item = b0; item < b1; ++item) {
+      const int64_t o = item / blocks, i0 = (item % blocks) * kBlock;
+      const int64_t off = o * c * inner + i0;
+      columns<K>(x + off, y ? y + off : nullptr, out + off, c, inner, std::min(kBlock, inner - i0));
+    }
+  }, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, c * kBlock)));
 }
 
 // loss = mean_r (logsumexp(z_r) - z_r[label_r])
@@ -88,8 +174,10 @@ void accuracy(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {ops::id::softmax, softmax, nullptr},
-    {ops::id::softmax_backward, softmax_backward, nullptr},
+    {ops::id::softmax, run<Kind::softmax>, nullptr},
+    {ops::id::softmax_backward, run<Kind::softmax_backward>, nullptr},
+    {ops::id::log_softmax, run<Kind::log_softmax>, nullptr},
+    {ops::id::log_softmax_backward, run<Kind::log_softmax_backward>, nullptr},
     {ops::id::softmax_cross_entropy, softmax_cross_entropy, nullptr},
     {ops::id::softmax_cross_entropy_backward, softmax_cross_entropy_backward, nullptr},
     {ops::id::accuracy, accuracy, nullptr},

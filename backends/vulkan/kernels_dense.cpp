@@ -1,4 +1,5 @@
-// dense and matmul: one gemm.comp dispatch each, plus bias_add.comp for a
+// dense and matmul: one gemm.comp dispatch each (a batched matmul: one per
+// batch level beyond the two a dispatch walks), plus bias_add.comp for a
 // dense bias.
 #include <algorithm>
 #include <string>
@@ -6,6 +7,7 @@
 #include <graphgrad/backends/backend.h>
 
 #include "gemm.h"
+#include <graphgrad/ops/matmul_geometry.h>
 #include <graphgrad/ops/op_table.h>
 
 #include "kernels.h"
@@ -45,18 +47,55 @@ void dense(const KernelArgs& a) {
   }
 }
 
-// op(a) op(b); the batch may be the rows of the result or the inner dimension.
-void matmul(const KernelArgs& a) {
+// 2-D: op(a) op(b); the batch may be the rows of the result or the inner dimension.
+void matmul2d(const KernelArgs& a) {
   const bool ta = a.node->attrs.i("trans_a"), tb = a.node->attrs.i("trans_b");
   const int64_t ar = a.in_dim(0, 0), ac = a.in_dim(0, 1);
   const int64_t m = a.out_dim(0), n = a.out_dim(1), k = ta ? ar : ac;
-  u32(a, a.in_numel(0));
-  u32(a, a.in_numel(1));
-  if (u32(a, a.out_numel()) == 0) return;
   if (k == 0)
     a.rec->fill(a.out, 0);
   else
     gemm(a, a.in[0], a.in[1], ta, tb, m, n, k);
+}
+
+// Batched (matmul_geometry.h's levels): the two innermost levels are one
+// dispatch (gemm's two-level batch), any further levels a loop of dispatches.
+void matmul_batched(const KernelArgs& a) {
+  const bool ta = a.node->attrs.i("trans_a"), tb = a.node->attrs.i("trans_b");
+  const ops::MatmulGeometry g = ops::matmul_geometry(a.in_shape(0), a.in_shape(1), a.node->shape, ta, tb, a.batch);
+  if (g.k == 0) {
+    a.rec->fill(a.out, 0);
+    return;
+  }
+  const int lv = g.levels;
+  const ops::MatmulLevel in = lv >= 1 ? g.level[size_t(lv - 1)] : ops::MatmulLevel{};
+  const ops::MatmulLevel out = lv >= 2 ? g.level[size_t(lv - 2)] : ops::MatmulLevel{};
+  const int host = std::max(lv - 2, 0);  // the levels looped here
+  int64_t loops = 1;
+  for (int l = 0; l < host; ++l) loops *= g.level[size_t(l)].count;
+  for (int64_t i = 0; i < loops; ++i) {
+    // Offsets of this loop's first matrix: the host levels' digits of i.
+    int64_t oa = 0, ob = 0, r = i;
+    for (int l = host - 1; l >= 0; --l) {
+      const ops::MatmulLevel& h = g.level[size_t(l)];
+      oa += (r % h.count) * h.stride_a, ob += (r % h.count) * h.stride_b, r /= h.count;
+    }
+    const int64_t per = in.count * out.count;  // matrices per dispatch
+    const GemmPush p{.m = u32(a, g.m), .n = u32(a, g.n), .k = u32(a, g.k), .trans_a = ta, .trans_b = tb,
+                     .batch = u32(a, per), .off_a = u32(a, oa), .off_b = u32(a, ob), .off_c = u32(a, i * per * g.mat_c),
+                     .stride_a = u32(a, in.stride_a), .stride_b = u32(a, in.stride_b), .stride_c = u32(a, g.mat_c),
+                     .alpha = 1.0f, .beta = 0.0f, .inner = u32(a, in.count), .outer_a = u32(a, out.stride_a),
+                     .outer_b = u32(a, out.stride_b)};
+    record_gemm(a, a.in[0], a.in[1], a.out, p);
+  }
+}
+
+void matmul(const KernelArgs& a) {
+  u32(a, a.in_numel(0));
+  u32(a, a.in_numel(1));
+  if (u32(a, a.out_numel()) == 0) return;
+  if (a.in_shape(0).rank() == 2 && a.in_shape(1).rank() == 2) return matmul2d(a);
+  matmul_batched(a);
 }
 
 const KernelEntry kEntries[] = {

@@ -1,7 +1,9 @@
-// softmax, softmax_cross_entropy (fused, stable), their backward ops, and
-// accuracy. Per-row ops run one workgroup per row (softmax.comp,
-// softmax_backward.comp); the scalar ones reduce in a single workgroup
-// (xent_reduce.comp). A label outside [0, classes) sets the status word
+// softmax and log_softmax over any axis, softmax_cross_entropy (fused,
+// stable), their backward ops, and accuracy. Per-row ops run one workgroup
+// per row (softmax.comp, softmax_backward.comp); the softmax ops over an axis
+// that is not the last ([outer, C, inner], inner > 1) run one invocation per
+// column instead (softmax_cols.comp); the scalar ones reduce in a single
+// workgroup (xent_reduce.comp). A label outside [0, classes) sets the status word
 // (the CPU backend throws at that point; here the runtime reports it after
 // the run with status_error).
 #include <algorithm>
@@ -21,13 +23,20 @@ struct RowsPush {
   uint32_t rows, cols, mode;
 };
 static_assert(sizeof(RowsPush) == 12);
-enum : uint32_t { kSoftmax = 0, kXentBackward = 1 };  // softmax.comp
-enum : uint32_t { kXentLoss = 0, kAccuracy = 1 };     // xent_reduce.comp
-// Mirrors shaders/softmax_backward.comp.
+enum : uint32_t { kSoftmax = 0, kXentBackward = 1, kLogSoftmax = 2 };  // softmax.comp
+enum : uint32_t { kXentLoss = 0, kAccuracy = 1 };                      // xent_reduce.comp
+// Mirrors shaders/softmax_backward.comp (mode 0 softmax, 1 log_softmax).
 struct SoftmaxBackwardPush {
-  uint32_t rows, cols;
+  uint32_t rows, cols, mode;
 };
-static_assert(sizeof(SoftmaxBackwardPush) == 8);
+static_assert(sizeof(SoftmaxBackwardPush) == 12);
+// Mirrors shaders/softmax_cols.comp.
+struct ColsPush {
+  uint32_t count, row, cols, inner, mode;
+};
+static_assert(sizeof(ColsPush) == 20);
+enum : uint32_t { kColsSoftmax = 0, kColsLogSoftmax = 1, kColsSoftmaxBackward = 2, kColsLogSoftmaxBackward = 3 };
+constexpr uint32_t kColsLocal = 256;  // softmax_cols.comp's local size
 
 constexpr const char* kLabelError = "a label is outside [0, classes)";
 
@@ -43,18 +52,47 @@ RowsPush rows_of(const KernelArgs& a, uint32_t mode) {
   return {uint32_t(a.in_dim(0, 0)), uint32_t(a.in_dim(0, 1)), mode};
 }
 
+// [outer, C, inner] around the node's axis, at the run's batch (checked to fit 32 bits).
+struct AxisView {
+  uint32_t outer = 1, cols = 1, inner = 1;
+};
+AxisView axis_view(const KernelArgs& a) {
+  const Shape s = a.node->shape.resolved(a.batch);
+  const int axis = static_cast<int>(a.node->attrs.i("axis"));
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= s[d];
+  for (int d = axis + 1; d < s.rank(); ++d) inner *= s[d];
+  u32(a, s.numel());
+  return {uint32_t(outer), uint32_t(s[axis]), uint32_t(inner)};
+}
+
+// Along an inner axis: one invocation per column, a 2-D grid of 256-wide groups.
+void columns(const KernelArgs& a, const AxisView& v, uint32_t mode, const Slice& x, const Slice& y) {
+  const uint32_t count = v.outer * v.inner;
+  const uint32_t groups = (count + kColsLocal - 1) / kColsLocal;
+  const uint32_t gx = std::max<uint32_t>(1, std::min(groups, a.rec->max_groups(0)));
+  const ColsPush p{.count = count, .row = gx * kColsLocal, .cols = v.cols, .inner = v.inner, .mode = mode};
+  a.rec->dispatch("softmax_cols", {x, y, a.out}, p, gx, std::max<uint32_t>(1, (groups + gx - 1) / gx));
+}
+
+// input: x
+template <bool Log>
 void softmax(const KernelArgs& a) {
-  const RowsPush p = rows_of(a, kSoftmax);
-  if (p.rows == 0 || p.cols == 0) return;
-  // labels, dloss and status are unused in this mode; bind x in their place
+  const AxisView v = axis_view(a);
+  if (v.outer == 0 || v.cols == 0 || v.inner == 0) return;
+  if (v.inner > 1) return columns(a, v, Log ? kColsLogSoftmax : kColsSoftmax, a.in[0], a.in[0]);
+  const RowsPush p{v.outer, v.cols, Log ? kLogSoftmax : kSoftmax};
+  // labels, dloss and status are unused in these modes; bind x in their place
   a.rec->dispatch("softmax", {a.in[0], a.in[0], a.in[0], a.out, a.status}, p, row_groups(a, p.rows));
 }
 
 // inputs: dy, y
+template <bool Log>
 void softmax_backward(const KernelArgs& a) {
-  const RowsPush r = rows_of(a, 0);
-  if (r.rows == 0 || r.cols == 0) return;
-  const SoftmaxBackwardPush p{r.rows, r.cols};
+  const AxisView v = axis_view(a);
+  if (v.outer == 0 || v.cols == 0 || v.inner == 0) return;
+  if (v.inner > 1) return columns(a, v, Log ? kColsLogSoftmaxBackward : kColsSoftmaxBackward, a.in[0], a.in[1]);
+  const SoftmaxBackwardPush p{v.outer, v.cols, Log ? 1u : 0u};
   a.rec->dispatch("softmax_backward", {a.in[0], a.in[1], a.out}, p, row_groups(a, p.rows));
 }
 
@@ -78,8 +116,10 @@ void softmax_cross_entropy_backward(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {ops::id::softmax, softmax, nullptr, nullptr},
-    {ops::id::softmax_backward, softmax_backward, nullptr, nullptr},
+    {ops::id::softmax, softmax<false>, nullptr, nullptr},
+    {ops::id::softmax_backward, softmax_backward<false>, nullptr, nullptr},
+    {ops::id::log_softmax, softmax<true>, nullptr, nullptr},
+    {ops::id::log_softmax_backward, softmax_backward<true>, nullptr, nullptr},
     {ops::id::softmax_cross_entropy, softmax_cross_entropy, nullptr, kLabelError},
     {ops::id::softmax_cross_entropy_backward, softmax_cross_entropy_backward, nullptr, kLabelError},
     {ops::id::accuracy, accuracy, nullptr, kLabelError},

@@ -34,11 +34,16 @@ Pipelines::~Pipelines() {
 
 VkPipeline Pipelines::get(std::string_view shader) {
   if (auto it = pipelines_.find(shader); it != pipelines_.end()) return it->second;
-  const EmbeddedShader* s = find_shader(shader);
-  if (!s) throw BackendError("vulkan: no shader named '" + std::string(shader) + "' is embedded in this build");
   VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  mi.codeSize = s->words * sizeof(uint32_t);
-  mi.pCode = s->code;
+  if (const EmbeddedShader* s = find_shader(shader)) {
+    mi.codeSize = s->words * sizeof(uint32_t);
+    mi.pCode = s->code;
+  } else if (const std::vector<uint32_t>* u = user_shader(shader)) {  // a user op's SPIR-V (user_kernels.h)
+    mi.codeSize = u->size() * sizeof(uint32_t);
+    mi.pCode = u->data();
+  } else {
+    throw BackendError("vulkan: no shader named '" + std::string(shader) + "' is embedded in this build or registered");
+  }
   VkShaderModule module = VK_NULL_HANDLE;
   check(vkCreateShaderModule(ctx_.device(), &mi, nullptr, &module), "vkCreateShaderModule");
   VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};

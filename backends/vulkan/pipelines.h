@@ -5,12 +5,16 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "context.h"
 
 namespace gg::vk {
 
 inline constexpr uint32_t kBindings = 8;
+
+// A user op's registered SPIR-V by shader name, or nullptr (user_kernels.cpp).
+const std::vector<uint32_t>* user_shader(std::string_view name);
 
 class Pipelines {
  public:

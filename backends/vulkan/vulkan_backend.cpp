@@ -502,8 +502,8 @@ void VulkanExecutable::fetch(NodeId target, std::span<float> out) const {
 
 namespace {
 KernelRegistry<KernelEntry>& registry() {
-  static KernelRegistry<KernelEntry> r{conv_kernels(), dense_kernels(), pool_kernels(), elementwise_kernels(),
-                                       eltwise_def_kernels(), reduce_kernels(), softmax_kernels(), optimizer_kernels(),
+  static KernelRegistry<KernelEntry> r{conv_kernels(), dense_kernels(), pool_kernels(), avg_pool_kernels(), elementwise_kernels(),
+                                       eltwise_def_kernels(), reduce_kernels(), shape_kernels(), softmax_kernels(), loss_kernels(), optimizer_kernels(),
                                        comm_kernels()};
   return r;
 }
