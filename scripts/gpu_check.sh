@@ -1,0 +1,714 @@
+#!/usr/bin/env bash
+# gpu_check.sh: checks graphgrad's Vulkan backend on a lent GPU machine that cannot build
+# it (no compiler packages, no internet), in two steps.
+#
+#   scripts/gpu_check.sh pack DIR          here: builds Release into build-gpucheck/ (portable:
+#                                          -DGRAPHGRAD_NATIVE=OFF; no MPI, no ONNX export, which
+#                                          saves protobuf's 3.5 MiB) and fills DIR (< 60 MiB) with all
+#                                          the run needs: bin/ (mnist, bench_ops, bench_train,
+#                                          gg_tests, stripped), lib/ (their shared libraries beyond
+#                                          glibc/libstdc++/libgcc, named by SONAME, and the Vulkan
+#                                          loader libvulkan.so.1), mnist/ (the IDX .gz files),
+#                                          torch_mnist_cuda.py (the PyTorch-on-CUDA peer), this
+#                                          script, vklayer/ (the Khronos validation layer, only if
+#                                          it fits: as is, else xz-compressed, unpacked by the run
+#                                          into a temporary folder) and MANIFEST (commit, date, sizes)
+#   bash DIR/gpu_check.sh run DIR OUT [--quick]
+#                                          there: runs the check from DIR alone and writes OUT/
+#                                          (5 files: run.log, summary.json, summary.md,
+#                                          bench_train.json, bench_ops.json)
+#
+# The run, each stage under its own timeout (budgets below, clipped so the whole run ends
+# within GG_CHECK_TOTAL_S, default 465 s; the 10-epoch Vulkan run also gets the time the
+# stages before it left), a failed or timed-out stage recorded as such and the next started:
+#   devices      `mnist devices` (retried with VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/
+#                icd.d/nvidia_icd.json when the loader finds no NVIDIA device and that file
+#                exists), nvidia-smi, loader diagnostics when still no NVIDIA device
+#   parity       gg_tests --test-suite=backend_parity, GRAPHGRAD_REQUIRE_VULKAN=1 (and the
+#                validation layer when packed: any validation message fails the stage)
+#   bench_train  bench_train, cpu and vulkan, batch 1/32/128, 3 repetitions -> OUT/bench_train.json
+#   bench_ops    bench_ops, cpu and vulkan, batch 128, 3 repetitions -> OUT/bench_ops.json
+#   ours_1, peer_1, ours_10, peer_10
+#                `mnist train --backend vulkan --json --batch 128 --seed 0` for 1 and 10 epochs,
+#                and torch_mnist_cuda.py --device cuda with the same batch, seed and epochs
+# then summary.json / summary.md (device, driver, every stage's status, exit code and wall
+# time, images/s and test accuracy of ours and the peer, ratios, bench figures). Exit status
+# 1 when any stage failed or timed out (after the summary), 2 on bad usage or a broken pack.
+#
+# --quick (or GG_CHECK_QUICK=1) is for rehearsing on a slow device (lavapipe): the 1-epoch runs
+# train on GG_CHECK_TRAIN_LIMIT images (default 256 with --quick), the 10-epoch runs on
+# GG_CHECK_TRAIN_LIMIT_LONG (default 2048: on lavapipe the run is cut by its timeout, as a
+# full one would be), both validate on GG_CHECK_TEST_LIMIT (256) test images, and the
+# benchmarks run fewer cases once. Without it every run uses the full 60,000/10,000 images.
+# Other knobs: GG_CHECK_PYTHON (the peer's python3; default: python3 on PATH, else
+# /opt/torch/.venv/bin/python3, whichever imports torch), GG_CHECK_NVIDIA_ICD (the ICD json of
+# the retry), GG_CHECK_GPU_PATTERN (the Vulkan device name that counts as the GPU: nvidia),
+# GG_CHECK_PEER_DEVICE (cuda; cpu rehearses the peer's whole path), GG_CHECK_KEEP_WORK=1 (keep
+# the stages' raw output in the temporary folder), GG_CHECK_TOTAL_S (465), GG_PACK_LIMIT_MIB
+# (pack's size limit: 60), GG_JOBS (build jobs: 2).
+set -euo pipefail
+
+prog=gpu_check.sh
+die() { echo "$prog: $*" >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+# The binaries the check runs, and libraries never packed (the system's own are used).
+BINS=(mnist bench_ops bench_train gg_tests)
+SYSTEM_LIBS='^(linux-vdso|linux-gate|ld-linux[^ ]*|libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil|libanl|libstdc\+\+|libgcc_s)\.so'
+MNIST_FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
+MANIFEST_TAG='graphgrad gpu_check pack'
+
+# ---------------------------------------------------------------------------------- pack
+soname_of() { objdump -p "$1" 2>/dev/null | awk '$1 == "SONAME" {print $2; exit}'; }
+
+# The file behind a library name, from the linker cache (x86-64 entries first).
+find_lib() {
+  local p
+  p=$(/sbin/ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n && /x86-64/ {print $NF; exit}') || true
+  [ -n "$p" ] || p=$(/sbin/ldconfig -p 2>/dev/null | awk -v n="$1" '$1 == n {print $NF; exit}') || true
+  [ -n "$p" ] || for d in /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+    [ -e "$d/$1" ] && { p=$d/$1; break; }
+  done
+  echo "$p"
+}
+
+# A folder's size: its bytes, or its disk blocks where those are more.
+dir_bytes() {
+  local b k
+  b=$(du -sb "$1" | cut -f1)
+  k=$(($(du -sk "$1" | cut -f1) * 1024))
+  echo $((b > k ? b : k))
+}
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+
+pack() {
+  [ $# -eq 1 ] || die "usage: $prog pack DIR"
+  local dir=$1 root build limit_mib limit
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  [ -f "$root/CMakeLists.txt" ] && [ -d "$root/backends/vulkan" ] || die "pack runs from a graphgrad checkout (scripts/gpu_check.sh)"
+  build=$root/build-gpucheck
+  limit_mib=${GG_PACK_LIMIT_MIB:-60}
+  limit=$((limit_mib * 1048576))
+  for f in "${MNIST_FILES[@]}"; do
+    [ -f "$root/data/mnist/$f" ] || die "$root/data/mnist/$f is missing: run scripts/fetch_mnist.sh first"
+  done
+  for t in cmake strip objdump ldd du git; do command -v "$t" >/dev/null || die "pack needs $t"; done
+  # DIR is emptied: only when it is new, empty, or an earlier pack.
+  if [ -e "$dir" ]; then
+    [ -d "$dir" ] || die "$dir exists and is not a folder"
+    if [ -n "$(ls -A "$dir")" ] && ! head -n1 "$dir/MANIFEST" 2>/dev/null | grep -q "^$MANIFEST_TAG"; then
+      die "$dir is not empty and holds no earlier pack (no MANIFEST): not touching it"
+    fi
+  fi
+
+  echo "$prog: configuring and building ${BINS[*]} in $build (Release, portable)"
+  # GRAPHGRAD_MNIST_DIR as the relative STRING "mnist": gg_tests then looks for the MNIST files
+  # in ./mnist, and the run starts it in DIR, so the parity training case uses real images.
+  mkdir -p "$build"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGRAPHGRAD_NATIVE=OFF -DGRAPHGRAD_MPI=OFF \
+    -DGRAPHGRAD_VULKAN=ON -DGRAPHGRAD_BENCH=ON -DGRAPHGRAD_TESTS=ON -DGRAPHGRAD_ONNX=OFF \
+    -UGRAPHGRAD_MNIST_DIR -DGRAPHGRAD_MNIST_DIR:STRING=mnist >"$build/gpu_check-configure.log" 2>&1 ||
+    { tail -n 30 "$build/gpu_check-configure.log" >&2; die "configure failed (log: $build/gpu_check-configure.log)"; }
+  [ -d "$build/bench" ] ||
+    die "Google Benchmark was not found (libbenchmark-dev): bench_ops and bench_train cannot be built"
+  cmake --build "$build" -j"${GG_JOBS:-2}" --target "${BINS[@]}"
+
+  rm -rf "$dir"
+  mkdir -p "$dir/bin" "$dir/lib" "$dir/mnist"
+  local b libs name path real so
+  for b in "${BINS[@]}"; do
+    strip --strip-all -o "$dir/bin/$b" "$build/bin/$b"
+  done
+  # Every library the binaries load (ldd gives the whole closure), but glibc, libstdc++ and libgcc.
+  libs=$(cd "$build/bin" && ldd "${BINS[@]}") || die "ldd failed on ${BINS[*]}"
+  if grep -q 'not found' <<<"$libs"; then grep 'not found' <<<"$libs" >&2; die "a library of the binaries is not found here"; fi
+  while read -r name path; do
+    [[ $name =~ $SYSTEM_LIBS ]] && continue
+    real=$(readlink -f "$path")
+    so=$(soname_of "$real"); so=${so:-$name}
+    [ -f "$dir/lib/$so" ] || cp "$real" "$dir/lib/$so"
+  done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' <<<"$libs" | sort -u)
+  # The Vulkan loader: volk dlopen()s libvulkan.so.1 at run time, so ldd does not list it.
+  path=$(find_lib libvulkan.so.1)
+  [ -n "$path" ] || die "libvulkan.so.1 not found here (libvulkan1)"
+  cp "$(readlink -f "$path")" "$dir/lib/libvulkan.so.1"
+  libs=$(ldd "$dir/lib/libvulkan.so.1")
+  while read -r name path; do
+    [[ $name =~ $SYSTEM_LIBS ]] || [ -f "$dir/lib/$name" ] || cp "$(readlink -f "$path")" "$dir/lib/$name"
+  done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' <<<"$libs")
+  chmod 644 "$dir/lib/"*
+  # Check the closure: with only lib/ added, nothing is missing.
+  libs=$(cd "$dir/bin" && LD_LIBRARY_PATH="$dir/lib" ldd "${BINS[@]}" "$dir/lib/"*.so*)
+  if grep -q 'not found' <<<"$libs"; then grep 'not found' <<<"$libs" >&2; die "the packed libraries are incomplete"; fi
+
+  cp "${MNIST_FILES[@]/#/$root/data/mnist/}" "$dir/mnist/"
+  cp "$root/scripts/torch_mnist_cuda.py" "$dir/"
+  cp "$root/scripts/gpu_check.sh" "$dir/"
+  chmod 755 "$dir/gpu_check.sh" "$dir/bin/"*
+
+  # The validation layer, if it fits: as it is, else xz-compressed (the run unpacks it).
+  local layer_note json lib_name lib_path need size
+  json=/usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json
+  layer_note="not packed: $json not found (vulkan-validationlayers)"
+  if [ -f "$json" ]; then
+    lib_name=$(sed -n 's/.*"library_path": *"\([^"]*\)".*/\1/p' "$json" | head -n1)
+    case $lib_name in /*) lib_path=$lib_name ;; *) lib_path=$(find_lib "$(basename "$lib_name")") ;; esac
+    if [ -z "$lib_path" ] || [ ! -f "$lib_path" ]; then
+      layer_note="not packed: its library ${lib_name:-?} not found"
+    else
+      size=$(dir_bytes "$dir")
+      need=$(stat -Lc %s "$lib_path")
+      mkdir -p "$dir/vklayer"
+      sed 's|"library_path": *"[^"]*"|"library_path": "./libVkLayer_khronos_validation.so"|' "$json" \
+        >"$dir/vklayer/VkLayer_khronos_validation.json"
+      if ((size + need + 65536 < limit)); then
+        cp "$lib_path" "$dir/vklayer/libVkLayer_khronos_validation.so"
+        layer_note="packed ($(mib "$need") MiB)"
+      elif command -v xz >/dev/null && xz -T"${GG_JOBS:-2}" -9 -c "$lib_path" >"$dir/vklayer/libVkLayer_khronos_validation.so.xz" &&
+        (($(dir_bytes "$dir") + 65536 < limit)); then
+        layer_note="packed xz-compressed ($(mib "$(stat -c %s "$dir/vklayer/libVkLayer_khronos_validation.so.xz")") MiB; $(mib "$need") MiB unpacked)"
+      else
+        local xz_note="no xz here"
+        [ -f "$dir/vklayer/libVkLayer_khronos_validation.so.xz" ] &&
+          xz_note="$(mib "$(stat -c %s "$dir/vklayer/libVkLayer_khronos_validation.so.xz")") MiB xz-compressed"
+        rm -rf "$dir/vklayer"
+        layer_note="not packed: $(mib "$need") MiB ($xz_note) on the $(mib "$size") MiB of the rest would exceed $limit_mib MiB"
+      fi
+    fi
+  fi
+
+  # MANIFEST, then the size check (the MANIFEST counted).
+  local commit
+  commit=$(git -C "$root" rev-parse HEAD)
+  [ -z "$(git -C "$root" status --porcelain --untracked-files=no)" ] || commit="$commit (with uncommitted changes)"
+  {
+    echo "$MANIFEST_TAG"
+    echo "commit: $commit ($(git -C "$root" rev-parse --abbrev-ref HEAD))"
+    echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+    echo "built on: $(uname -n), $(uname -m), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), $(ldd --version | head -n1)"
+    echo "cmake: -DCMAKE_BUILD_TYPE=Release -DGRAPHGRAD_NATIVE=OFF -DGRAPHGRAD_MPI=OFF -DGRAPHGRAD_VULKAN=ON -DGRAPHGRAD_ONNX=OFF -DGRAPHGRAD_MNIST_DIR:STRING=mnist"
+    echo "validation layer: $layer_note"
+    echo "run: bash DIR/gpu_check.sh run DIR OUT"
+    echo "files (bytes):"
+    (cd "$dir" && find . -type f ! -name MANIFEST -printf '%P\n' | sort | while read -r f; do printf '%10d  %s\n' "$(stat -c %s "$f")" "$f"; done)
+  } >"$dir/MANIFEST"
+  size=$(dir_bytes "$dir")
+  echo "     total: $size bytes ($(mib "$size") MiB, limit $limit_mib MiB)" >>"$dir/MANIFEST"
+  size=$(dir_bytes "$dir")
+  cat "$dir/MANIFEST"
+  du -sh "$dir"
+  if ((size >= limit)); then
+    die "$dir is $(mib "$size") MiB, over the $limit_mib MiB limit"
+  fi
+  echo "$prog: packed $dir ($(mib "$size") MiB); on the GPU machine: bash $dir/gpu_check.sh run $dir OUT"
+}
+
+# ----------------------------------------------------------------------------------- run
+# Stage budgets in seconds: 436, 458 with the kill grace, under the 480 s asked for. The
+# 10-epoch Vulkan run also gets what the stages before it left unused (all but peer_10's
+# budget of what is left of the total), so on a GPU it has minutes, not 150 s.
+B_DEVICES=10 B_SMI=8 B_DIAG=8 B_PARITY=35 B_BENCH_TRAIN=35 B_BENCH_OPS=45
+B_OURS_1=40 B_PEER_1=35 B_OURS_10=150 B_PEER_10=60
+KILL_GRACE=2
+
+now_ms() { date +%s%3N; }
+
+# stage NAME BUDGET CMD...: runs CMD under timeout (its budget clipped to what is left of the
+# total), stdout in $WORK/NAME.out, stderr in $WORK/NAME.err. Sets RC, WALL_MS, BUDGET.
+stage() {
+  local name=$1 t0
+  BUDGET=$2
+  shift 2
+  local left=$(((DEADLINE_MS - $(now_ms)) / 1000 - KILL_GRACE))
+  ((left < BUDGET)) && BUDGET=$left
+  : >"$WORK/$name.out"
+  : >"$WORK/$name.err"
+  printf '%s\n' "$*" >"$WORK/$name.cmd"
+  if ((BUDGET < 3)); then
+    RC=-1 WALL_MS=0
+    return 0
+  fi
+  local shown="$*"
+  shown=${shown//$'\n'/ }
+  ((${#shown} <= 240)) || shown="${shown:0:240}..."
+  echo "$prog: [$(date +%T)] $name (budget ${BUDGET}s): $shown" >&2
+  t0=$(now_ms)
+  RC=0
+  timeout -k "$KILL_GRACE" "$BUDGET" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || RC=$?
+  WALL_MS=$(($(now_ms) - t0))
+}
+
+# finish NAME [STATUS [NOTE]]: records the stage (STATUS by default from RC: ok, timeout,
+# failed) and appends its command and output to OUT/run.log.
+finish() {
+  local name=$1 status=${2:-} note=${3:-}
+  if [ -z "$status" ]; then
+    case $RC in
+      0) status=ok ;;
+      -1) status=skipped note=${note:-"no time left of the ${TOTAL_S}s total"} ;;
+      124 | 137) status=timeout note=${note:-"cut after ${BUDGET}s"} ;;
+      *) status=failed ;;
+    esac
+  fi
+  [ "$RC" = -1 ] && [ "$status" != skipped ] && status=skipped note="no time left of the ${TOTAL_S}s total"
+  case $status in failed | timeout) FAILED+=("$name") ;; esac
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$status" "$RC" "$WALL_MS" "$BUDGET" "${note//$'\t'/ }" >>"$WORK/stages.tsv"
+  echo "$prog: [$(date +%T)] $name: $status (exit $RC, $((WALL_MS / 1000)).$(printf '%03d' $((WALL_MS % 1000)))s)${note:+: $note}" >&2
+  {
+    echo
+    echo "===== $name: $status, exit $RC, ${WALL_MS} ms of a ${BUDGET} s budget${note:+; $note}"
+    echo "\$ $(cat "$WORK/$name.cmd")"
+    if [ -s "$WORK/$name.out" ]; then echo "--- stdout"; tail -n 4000 "$WORK/$name.out"; fi
+    if [ -s "$WORK/$name.err" ]; then echo "--- stderr"; tail -n 2000 "$WORK/$name.err"; fi
+  } >>"$OUT/run.log"
+}
+
+# A stage that does not run at all.
+skip() {
+  RC=-1 WALL_MS=0 BUDGET=0
+  : >"$WORK/$1.out"
+  : >"$WORK/$1.err"
+  echo "(not run)" >"$WORK/$1.cmd"
+  finish "$1" skipped "$2"
+}
+
+vulkan_section() { sed -n '/^vulkan:/,$p' "$1" | tail -n +2; }
+
+pick_python() {
+  local p
+  for p in "${GG_CHECK_PYTHON:-}" python3 /opt/torch/.venv/bin/python3; do
+    [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 || continue
+    if "$p" -c 'import importlib.util as u, sys; sys.exit(0 if u.find_spec("torch") else 1)' 2>/dev/null; then
+      command -v "$p"
+      return
+    fi
+  done
+  command -v python3 2>/dev/null || true
+}
+
+run_check() {
+  local quick=${GG_CHECK_QUICK:-0} args=()
+  for a in "$@"; do
+    case $a in --quick) quick=1 ;; -*) die "unknown option $a" ;; *) args+=("$a") ;; esac
+  done
+  [ ${#args[@]} -eq 2 ] || die "usage: $prog run DIR OUT [--quick]"
+  [ "$quick" = 0 ] || quick=1
+  local dir out
+  dir=$(cd "${args[0]}" 2>/dev/null && pwd) || die "no pack at ${args[0]}"
+  head -n1 "$dir/MANIFEST" 2>/dev/null | grep -q "^$MANIFEST_TAG" || die "$dir holds no pack (no MANIFEST): make one with $prog pack DIR"
+  for b in "${BINS[@]}"; do [ -x "$dir/bin/$b" ] || die "$dir/bin/$b is missing"; done
+  mkdir -p "${args[1]}"
+  out=$(cd "${args[1]}" && pwd)
+  OUT=$out
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/gg_gpu_check.XXXXXX")
+  [ "${GG_CHECK_KEEP_WORK:-0}" = 1 ] || trap 'rm -rf "$WORK"' EXIT
+  TOTAL_S=${GG_CHECK_TOTAL_S:-465}
+  local t_start
+  t_start=$(now_ms)
+  DEADLINE_MS=$((t_start + TOTAL_S * 1000))
+  FAILED=()
+  : >"$WORK/stages.tsv"
+  rm -f "$OUT/run.log" "$OUT/summary.json" "$OUT/summary.md" "$OUT/bench_train.json" "$OUT/bench_ops.json"
+
+  local train_short=0 train_long=0 test_limit=0 bench_reps=3
+  local bench_train_filter='.' bench_ops_filter='/batch:128(/|$)'
+  if [ "$quick" = 1 ]; then
+    train_short=256 train_long=2048 test_limit=256 bench_reps=1
+    bench_train_filter='/batch:(1|128)(/|$)' bench_ops_filter='/batch:128(/|$)'
+  fi
+  train_short=${GG_CHECK_TRAIN_LIMIT:-$train_short}
+  train_long=${GG_CHECK_TRAIN_LIMIT_LONG:-$train_long}
+  test_limit=${GG_CHECK_TEST_LIMIT:-$test_limit}
+
+  # Our binaries see the packed libraries first; the python peer keeps the environment as it is.
+  local ours_env=(LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  local layer_dir='' layer_note
+  {
+    echo "graphgrad GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), on $(uname -n) ($(uname -srm)), $(nproc) CPUs"
+    echo "pack: $dir; out: $OUT; quick: $quick (train limits $train_short / $train_long, test limit $test_limit; 0: all)"
+    sed -n '2,7p' "$dir/MANIFEST"
+  } >"$OUT/run.log"
+
+  # The validation layer, when packed (unpacked into WORK when compressed).
+  if [ -f "$dir/vklayer/libVkLayer_khronos_validation.so" ]; then
+    layer_dir=$dir/vklayer layer_note="packed"
+  elif [ -f "$dir/vklayer/libVkLayer_khronos_validation.so.xz" ]; then
+    mkdir -p "$WORK/vklayer"
+    cp "$dir/vklayer/VkLayer_khronos_validation.json" "$WORK/vklayer/"
+    if python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
+      "$dir/vklayer/libVkLayer_khronos_validation.so.xz" "$WORK/vklayer/libVkLayer_khronos_validation.so" 2>/dev/null ||
+      xz -dc "$dir/vklayer/libVkLayer_khronos_validation.so.xz" >"$WORK/vklayer/libVkLayer_khronos_validation.so" 2>/dev/null; then
+      layer_dir=$WORK/vklayer layer_note="packed (xz, unpacked)"
+    else
+      layer_note="packed xz-compressed, but neither python3's lzma nor xz could unpack it: parity runs without it"
+    fi
+  else
+    layer_note="not packed: parity runs without it"
+  fi
+
+  # ---- devices: our loader, then the NVIDIA ICD named explicitly when that finds no NVIDIA device
+  local icd=${GG_CHECK_NVIDIA_ICD:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+  local nvidia=0 vk_driver_files='' note status gpu_pattern=${GG_CHECK_GPU_PATTERN:-nvidia}
+  stage devices "$B_DEVICES" env "${ours_env[@]}" "$dir/bin/mnist" devices
+  if vulkan_section "$WORK/devices.out" | grep -qi -- "$gpu_pattern"; then
+    nvidia=1
+    finish devices ok "NVIDIA Vulkan device found"
+  elif [ -f "$icd" ]; then
+    status=''
+    [ "$RC" = 0 ] && status=warn
+    finish devices "$status" "no NVIDIA Vulkan device with the default ICD search; retrying with VK_DRIVER_FILES=$icd"
+    local retry_env=("${ours_env[@]}" VK_DRIVER_FILES="$icd")
+    # The ICD's library (libGLX_nvidia.so.0) may sit beside it in /usr/local/nvidia, outside the linker's cache.
+    local ld=${retry_env[0]#LD_LIBRARY_PATH=} d
+    for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+      [ -d "$d" ] && [[ ":$ld:" != *":$d:"* ]] && ld=$ld:$d
+    done
+    retry_env[0]=LD_LIBRARY_PATH=$ld
+    stage devices_icd "$B_DEVICES" env "${retry_env[@]}" "$dir/bin/mnist" devices
+    if vulkan_section "$WORK/devices_icd.out" | grep -qi -- "$gpu_pattern"; then
+      nvidia=1 vk_driver_files=$icd
+      ours_env=("${retry_env[@]}")
+      finish devices_icd ok "NVIDIA Vulkan device found with VK_DRIVER_FILES=$icd"
+    else
+      status=''
+      [ "$RC" = 0 ] && status=warn
+      finish devices_icd "$status" "still no NVIDIA Vulkan device; VK_DRIVER_FILES left unset"
+    fi
+  else
+    status=''
+    [ "$RC" = 0 ] && status=warn
+    finish devices "$status" "no NVIDIA Vulkan device, and no NVIDIA ICD at $icd (VK_DRIVER_FILES left unset)"
+  fi
+  if command -v nvidia-smi >/dev/null; then
+    stage nvidia_smi "$B_SMI" bash -c 'nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader; echo; nvidia-smi'
+    finish nvidia_smi
+  else
+    skip nvidia_smi "no nvidia-smi on this machine"
+  fi
+  if [ "$nvidia" = 0 ]; then
+    # What the loader sees and why: kept in run.log for whoever reads it.
+    stage vulkan_diag "$B_DIAG" env "${ours_env[@]}" VK_LOADER_DEBUG=error,warn,driver bash -c '
+      echo "## ldd mnist"; ldd "$1/bin/mnist"
+      echo "## ICD manifests"; ls -l /usr/local/nvidia/share/vulkan/icd.d /usr/share/vulkan/icd.d /etc/vulkan/icd.d 2>&1
+      for f in /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*nvidia*.json /etc/vulkan/icd.d/*nvidia*.json; do
+        [ -f "$f" ] && { echo "## $f"; cat "$f"; }; done
+      echo "## linker cache"; /sbin/ldconfig -p 2>/dev/null | grep -i -E "vulkan|GLX_nvidia|nvidia-glcore" || echo "(none)"
+      echo "## mnist devices with VK_LOADER_DEBUG=$VK_LOADER_DEBUG"; "$1/bin/mnist" devices 2>&1 | head -n 150' diag "$dir"
+    finish vulkan_diag info "no NVIDIA Vulkan device: loader diagnostics"
+  fi
+  # Which Vulkan device the runs use (the CLI prefers a discrete GPU), from the last listing.
+  local listing=$WORK/devices.out
+  [ -n "$vk_driver_files" ] && listing=$WORK/devices_icd.out
+  if ! vulkan_section "$listing" | grep -q '^  [0-9]'; then
+    # No Vulkan device at all: the Vulkan stages still run, and fail, saying why.
+    FAILED+=(no_vulkan_device)
+  fi
+
+  # ---- parity
+  local parity_env=("${ours_env[@]}" GRAPHGRAD_REQUIRE_VULKAN=1)
+  [ -n "$layer_dir" ] && parity_env+=(GRAPHGRAD_VULKAN_VALIDATION=1 VK_LAYER_PATH="$layer_dir")
+  # gg_tests finds the MNIST files as ./mnist (built so): run it in DIR.
+  stage parity "$B_PARITY" env -C "$dir" "${parity_env[@]}" "$dir/bin/gg_tests" --test-suite=backend_parity
+  note="validation layer: $layer_note"
+  if [ "$RC" = 0 ] && grep -q -E 'vulkan validation (error|warning)' "$WORK/parity.out" "$WORK/parity.err"; then
+    finish parity failed "the validation layer reported errors or warnings; $note"
+  elif [ "$RC" = 0 ] && grep -q -E 'test cases: +0 \|' "$WORK/parity.out"; then
+    finish parity failed "no test case ran; $note"
+  else
+    finish parity "" "$note"
+  fi
+
+  # ---- benchmarks (CPU cases: 0.1 s each; Vulkan cases run their own fixed iteration counts)
+  stage bench_train "$B_BENCH_TRAIN" env "${ours_env[@]}" "$dir/bin/bench_train" --threads=0 \
+    --benchmark_filter="$bench_train_filter" --benchmark_min_time=0.1 --benchmark_repetitions="$bench_reps" \
+    --benchmark_out="$OUT/bench_train.json" --benchmark_out_format=json
+  finish bench_train
+  stage bench_ops "$B_BENCH_OPS" env "${ours_env[@]}" "$dir/bin/bench_ops" --threads=0 \
+    --benchmark_filter="$bench_ops_filter" --benchmark_min_time=0.1 --benchmark_repetitions="$bench_reps" \
+    --benchmark_out="$OUT/bench_ops.json" --benchmark_out_format=json
+  finish bench_ops
+
+  # ---- training: ours on Vulkan and the PyTorch peer on CUDA, 1 epoch then 10
+  local py peer_skip='' peer_device=${GG_CHECK_PEER_DEVICE:-cuda}
+  py=$(pick_python)
+  [ -n "$py" ] || peer_skip="no python3 on this machine"
+  local epochs limit stage_name lim
+  for epochs in 1 10; do
+    if [ "$epochs" = 1 ]; then limit=$train_short; else limit=$train_long; fi
+    lim=()
+    [ "$limit" != 0 ] && lim+=(--train-limit "$limit")
+    [ "$test_limit" != 0 ] && lim+=(--test-limit "$test_limit")
+    stage_name=ours_$epochs
+    local budget=$B_OURS_1
+    if [ "$epochs" = 10 ]; then
+      budget=$(((DEADLINE_MS - $(now_ms)) / 1000 - B_PEER_10 - 3 * KILL_GRACE))
+      ((budget > B_OURS_10)) || budget=$B_OURS_10
+    fi
+    stage "$stage_name" "$budget" env "${ours_env[@]}" "$dir/bin/mnist" train --backend vulkan --epochs "$epochs" \
+      --batch 128 --seed 0 --json --data "$dir/mnist" "${lim[@]}"
+    if [ "$RC" = 0 ] && ! tail -n1 "$WORK/$stage_name.out" | grep -q train_images_per_s; then
+      finish "$stage_name" failed "no final JSON line"
+    elif [ "$RC" = 124 ] || [ "$RC" = 137 ]; then
+      finish "$stage_name" "" "cut after ${BUDGET}s, $(grep -c '"epoch"' "$WORK/$stage_name.out" || true) of $epochs epochs done"
+    else
+      finish "$stage_name"
+    fi
+
+    stage_name=peer_$epochs
+    budget=$B_PEER_1
+    [ "$epochs" = 10 ] && budget=$B_PEER_10
+    if [ -n "$peer_skip" ]; then
+      skip "$stage_name" "$peer_skip"
+      continue
+    fi
+    stage "$stage_name" "$budget" env PYTHONUNBUFFERED=1 "$py" "$dir/torch_mnist_cuda.py" --device "$peer_device" --epochs "$epochs" \
+      --batch 128 --seed 0 --data "$dir/mnist" "${lim[@]}"
+    case $RC in
+      3) peer_skip="no CUDA ($py)"; finish "$stage_name" skipped "$peer_skip: $(tail -n1 "$WORK/$stage_name.out")" ;;
+      4) peer_skip="no torch ($py)"; finish "$stage_name" skipped "$peer_skip: $(tail -n1 "$WORK/$stage_name.out")" ;;
+      124 | 137) finish "$stage_name" "" "cut after ${BUDGET}s, $(grep -c '"epoch"' "$WORK/$stage_name.out" || true) of $epochs epochs done" ;;
+      *) finish "$stage_name" "" "$py" ;;
+    esac
+  done
+
+  # ---- summary
+  local total_ms=$(($(now_ms) - t_start))
+  local exit_code=0
+  [ ${#FAILED[@]} -eq 0 ] || exit_code=1
+  export GGC_WORK=$WORK GGC_OUT=$OUT GGC_DIR=$dir GGC_QUICK=$quick GGC_TOTAL_MS=$total_ms GGC_EXIT=$exit_code
+  export GGC_FAILED="${FAILED[*]:-}" GGC_LAYER="$layer_note" GGC_VK_DRIVER_FILES="$vk_driver_files" GGC_NVIDIA=$nvidia
+  export GGC_LIMITS="$train_short $train_long $test_limit" GGC_BENCH_REPS=$bench_reps GGC_BENCH_TRAIN_FILTER=$bench_train_filter GGC_BENCH_OPS_FILTER=$bench_ops_filter
+  export GGC_LISTING=$listing GGC_PYTHON="${py:-}" GGC_PEER_DEVICE=$peer_device
+  if ! command -v python3 >/dev/null || ! python3 - <<'PY' 2>>"$OUT/run.log"; then
+import json, os, statistics, time
+
+E = os.environ
+work, out = E['GGC_WORK'], E['GGC_OUT']
+train_short, train_long, test_limit = (int(v) for v in E['GGC_LIMITS'].split())
+reps, f_train, f_ops = E['GGC_BENCH_REPS'], E['GGC_BENCH_TRAIN_FILTER'], E['GGC_BENCH_OPS_FILTER']
+
+
+def read(path):
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except OSError:
+        return ''
+
+
+stages = []
+for line in read(os.path.join(work, 'stages.tsv')).splitlines():
+    name, status, rc, ms, budget, note = (line.split('\t') + [''] * 6)[:6]
+    stages.append(dict(name=name, status=status, exit_code=int(rc), wall_s=round(int(ms) / 1000, 2),
+                       budget_s=int(budget), note=note))
+by_stage = {s['name']: s for s in stages}
+
+vulkan_devices = []
+sec = False
+for line in read(E['GGC_LISTING']).splitlines():
+    if line.startswith('vulkan:'):
+        sec = True
+    elif sec and line.startswith('  '):
+        vulkan_devices.append(line.strip())
+    elif sec:
+        break
+smi = read(os.path.join(work, 'nvidia_smi.out')).strip().splitlines()
+smi_line = smi[0] if smi and by_stage.get('nvidia_smi', {}).get('status') == 'ok' else ''
+gpu = dict(zip(['name', 'driver', 'memory', 'max_sm_clock'], [v.strip() for v in smi_line.split(',')])) if smi_line else {}
+
+
+def train_run(name, epochs, limit):
+    lines = []
+    for line in read(os.path.join(work, name + '.out')).splitlines():
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+    ep = [l for l in lines if 'epoch' in l]
+    final = next((l for l in reversed(lines) if 'train_images_per_s' in l), None)
+    err = next((l['error'] for l in lines if 'error' in l), None)
+    st = by_stage.get(name, {})
+    r = dict(stage_status=st.get('status'), wall_s=st.get('wall_s'), epochs_asked=epochs, epochs_done=len(ep),
+             train_images=limit or 60000, test_images=test_limit or 10000)
+    if final:
+        r.update({k: final.get(k) for k in ('backend', 'train_images_per_s', 'infer_images_per_s', 'latency_batch1_ms',
+                                            'test_accuracy', 'peak_rss_mib', 'peer', 'device', 'peak_gpu_mib') if k in final})
+    elif ep:  # cut short: the figures the finished epochs give
+        secs = sum(l.get('epoch_s', 0) for l in ep)
+        r['test_accuracy'] = ep[-1].get('test_accuracy')
+        if secs > 0:
+            r['train_images_per_s'] = round(len(ep) * (limit or 60000) / secs, 1)
+        r['partial'] = f'{len(ep)} of {epochs} epochs finished before the stage ended; figures from those epochs'
+    if err:
+        r['error'] = err
+    r['epochs'] = ep
+    return r
+
+
+train = {}
+for e, lim in ((1, train_short), (10, train_long)):
+    train[f'ours_{e}'] = train_run(f'ours_{e}', e, lim)
+    train[f'peer_{e}'] = train_run(f'peer_{e}', e, lim)
+ratios = {}
+for e in (1, 10):
+    o, p = train[f'ours_{e}'], train[f'peer_{e}']
+    r = {}
+    for k in ('train_images_per_s', 'infer_images_per_s', 'latency_batch1_ms', 'test_accuracy', 'peak_rss_mib'):
+        if isinstance(o.get(k), (int, float)) and isinstance(p.get(k), (int, float)) and p[k]:
+            r[k] = round(o[k] / p[k], 3)
+    ratios[f'{e}_epoch' + ('s' if e > 1 else '')] = r
+
+
+def bench(file):
+    text, data, partial = read(os.path.join(out, file)), None, False
+    try:
+        data = json.loads(text)
+    except ValueError:
+        # Cut short (the stage timed out): keep the benchmarks written up to the last whole one.
+        cut = len(text)
+        for _ in range(50):
+            cut = text.rfind('}', 0, cut)
+            if cut < 0: break
+            try:
+                data, partial = json.loads(text[:cut + 1] + ']}'), True
+                break
+            except ValueError:
+                pass
+    if not isinstance(data, dict):
+        return dict(error=f'{file} not written' if not text else f'{file} is not JSON (the stage was cut short?)')
+    scale = dict(ns=1e-6, us=1e-3, ms=1.0, s=1e3)
+    runs = {}
+    for b in data.get('benchmarks', []):
+        if b.get('run_type') == 'aggregate':
+            continue
+        name = b.get('run_name', b['name'])
+        name = '/'.join(p for p in name.split('/') if not p.startswith(('iterations:', 'repeats:')))
+        r = runs.setdefault(name, dict(ms=[], images_per_s=[], gflops=[]))
+        if b.get('error_occurred'):
+            r['error'] = b.get('error_message', 'error')
+            continue
+        r['ms'].append(b['real_time'] * scale.get(b.get('time_unit', 'ns'), 1e-6))
+        if 'items_per_second' in b: r['images_per_s'].append(b['items_per_second'])
+        if 'GFLOP/s' in b: r['gflops'].append(b['GFLOP/s'])
+    res = {}
+    for name, r in runs.items():
+        res[name] = {k: round(statistics.median(v), 4 if k == 'ms' else 1) for k, v in r.items() if isinstance(v, list) and v}
+        res[name]['repetitions'] = len(r['ms'])
+        if 'error' in r: res[name]['error'] = r['error']
+    ctx = data.get('context', {})
+    return dict(cases=res, partial=partial, context={k: ctx[k] for k in ('host_name', 'num_cpus', 'mhz_per_cpu', 'graphgrad_threads',
+                                                          'vulkan_devices', 'vulkan_skipped') if k in ctx})
+
+
+benches = {'bench_train': bench('bench_train.json'), 'bench_ops': bench('bench_ops.json')}
+failed = [f for f in E['GGC_FAILED'].split() if f]
+summary = dict(
+    check='graphgrad gpu_check', date=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
+    pack=[l for l in read(os.path.join(E['GGC_DIR'], 'MANIFEST')).splitlines()[1:3]],
+    quick=E['GGC_QUICK'] == '1', limits=dict(train_1_epoch=train_short or 'all', train_10_epochs=train_long or 'all',
+                                            test=test_limit or 'all'),
+    device=dict(nvidia_smi=gpu, vulkan_devices=vulkan_devices, nvidia_vulkan=E['GGC_NVIDIA'] == '1',
+                vk_driver_files=E['GGC_VK_DRIVER_FILES'] or None, validation_layer=E['GGC_LAYER'],
+                peer_python=E['GGC_PYTHON'] or None),
+    stages=stages, train=train, ratios_ours_over_peer=ratios,
+    bench=dict(repetitions=int(reps), filters=dict(bench_train=f_train, bench_ops=f_ops), **benches),
+    total_s=round(int(E['GGC_TOTAL_MS']) / 1000, 1), failed=failed, exit_code=int(E['GGC_EXIT']))
+with open(os.path.join(out, 'summary.json'), 'w') as f:
+    json.dump(summary, f, indent=1)
+    f.write('\n')
+
+
+# summary.md
+def fmt(v, nd=1):
+    if v is None: return '–'
+    if isinstance(v, float): return f'{v:,.{nd}f}'
+    return str(v)
+
+
+md = [f"# graphgrad GPU check, {summary['date']}", '']
+md.append(f"- pack: {'; '.join(summary['pack'])}")
+dev = gpu.get('name') and f"{gpu['name']}, driver {gpu.get('driver')}, {gpu.get('memory')}" or 'no nvidia-smi'
+md.append(f"- GPU (nvidia-smi): {dev}")
+md.append(f"- Vulkan devices: {'; '.join(vulkan_devices) or 'none'}" +
+          (f" (with VK_DRIVER_FILES={E['GGC_VK_DRIVER_FILES']})" if E['GGC_VK_DRIVER_FILES'] else ''))
+md.append(f"- validation layer: {E['GGC_LAYER']}")
+if summary['quick']:
+    md.append(f"- **quick rehearsal**: 1-epoch runs on {train_short or 'all'} images, 10-epoch runs on "
+              f"{train_long or 'all'}, tests on {test_limit or 'all'}: not full-size figures")
+md.append(f"- total {summary['total_s']} s; " + (f"**failed or timed out: {', '.join(failed)}**" if failed else 'every stage passed'))
+md += ['', '| stage | status | exit | wall s | budget s | note |', '| --- | --- | --- | --- | --- | --- |']
+for s in stages:
+    md.append(f"| {s['name']} | {s['status']} | {s['exit_code'] if s['exit_code'] >= 0 else '–'} | {s['wall_s']} | "
+              f"{s['budget_s']} | {s['note'].replace('|', '/')[:300]} |")
+md += ['', '## Training (batch 128, seed 0)', '',
+       '| run | epochs | train img/s | infer img/s | 1-image ms | test accuracy | peak RSS MiB | wall s | status |',
+       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+for e in (1, 10):
+    for who, label in (('ours', 'graphgrad, Vulkan'), ('peer', f"PyTorch, {E['GGC_PEER_DEVICE'].upper()}")):
+        r = train[f'{who}_{e}']
+        st = r.get('stage_status') or '–'
+        if r.get('partial'): st += f" ({r['partial']})"
+        if r.get('error'): st += f" ({r['error']})"
+        acc = r.get('test_accuracy')
+        md.append(f"| {label} | {r['epochs_done']}/{e} | {fmt(r.get('train_images_per_s'))} | {fmt(r.get('infer_images_per_s'))} | "
+                  f"{fmt(r.get('latency_batch1_ms'), 3)} | {fmt(acc * 100 if isinstance(acc, (int, float)) else None, 2)}{'%' if acc is not None else ''} | "
+                  f"{fmt(r.get('peak_rss_mib'))} | {fmt(r.get('wall_s'))} | {st} |")
+    rr = ratios[f'{e}_epoch' + ('s' if e > 1 else '')]
+    x = lambda k: f'{rr[k]:.2f}×' if k in rr else '–'
+    o, p = train[f'ours_{e}'].get('test_accuracy'), train[f'peer_{e}'].get('test_accuracy')
+    dacc = f'{(o - p) * 100:+.2f} pts' if isinstance(o, (int, float)) and isinstance(p, (int, float)) else '–'
+    md.append(f"| ours/peer | | {x('train_images_per_s')} | {x('infer_images_per_s')} | {x('latency_batch1_ms')} | {dacc} | "
+              f"{x('peak_rss_mib')} | | |")
+
+
+def bench_table(title, b, rows):
+    md.extend(['', f'## {title} (median of {reps} repetition(s); ms per run; CPU on every core)', ''])
+    if 'error' in b:
+        md.append(f"not available: {b['error']}")
+        return
+    cases = b['cases']
+    if b.get('partial'): md.append('(cut short: the cases finished before the stage ended)\n')
+    md.extend(['| case | cpu ms | vulkan ms | cpu/vulkan | vulkan img/s | vulkan GFLOP/s |', '| --- | --- | --- | --- | --- | --- |'])
+    for name in rows(cases):
+        c, v = cases.get(name.replace('@', 'cpu'), {}), cases.get(name.replace('@', 'vulkan'), {})
+        ratio = round(c['ms'] / v['ms'], 2) if c.get('ms') and v.get('ms') else None
+        md.append(f"| {name.replace('/@', '')} | {fmt(c.get('ms') or c.get('error'), 3)} | {fmt(v.get('ms') or v.get('error'), 3)} | "
+                  f"{fmt(ratio, 2)} | {fmt(v.get('images_per_s'))} | {fmt(v.get('gflops'))} |")
+    if b['context'].get('vulkan_skipped'):
+        md.append(f"\nVulkan skipped: {b['context']['vulkan_skipped']}")
+
+
+def generic(cases):
+    seen = []
+    for n in cases:
+        k = n.replace('/cpu/', '/@/').replace('/vulkan/', '/@/')
+        if k not in seen: seen.append(k)
+    return seen
+
+
+bench_table('bench_train', benches['bench_train'], generic)
+bench_table('bench_ops', benches['bench_ops'], lambda cases: [k for k in generic(cases) if k.endswith('batch:128')] or generic(cases))
+with open(os.path.join(out, 'summary.md'), 'w') as f:
+    f.write('\n'.join(md) + '\n')
+PY
+    # Without python3: the stage table alone.
+    {
+      echo "# graphgrad GPU check (python3 missing or the summary script failed: stages only; see run.log)"
+      echo
+      echo "| stage | status | exit | wall ms | budget s | note |"
+      echo "| --- | --- | --- | --- | --- | --- |"
+      sed 's/|/\//g; s/\t/ | /g; s/^/| /; s/$/ |/' "$WORK/stages.tsv"
+    } >"$OUT/summary.md"
+    echo "{\"check\": \"graphgrad gpu_check\", \"error\": \"summary script failed\", \"exit_code\": $exit_code}" >"$OUT/summary.json"
+  fi
+  echo "$prog: done in $((total_ms / 1000)) s; $OUT/summary.md:" >&2
+  cat "$OUT/summary.md" >&2
+  return $exit_code
+}
+
+case ${1:-} in
+  pack) shift; pack "$@" ;;
+  run) shift; run_check "$@" ;;
+  -h | --help | help) usage ;;
+  *) usage >&2; exit 2 ;;
+esac
