@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/backends/node_view.h>
 #include <graphgrad/graph/shape.h>
 
 namespace gg {
@@ -20,28 +21,34 @@ struct Strided {
   int64_t dims[kMaxRank] = {};
   int64_t stride[Operands][kMaxRank] = {};
 
-  // `out` and each operand's shape, resolved; operands right-aligned to out.
-  Strided(const Shape& out, const Shape* const (&in)[Operands]) {
-    if (out.rank() > kMaxRank) throw BackendError("element-wise ops take at most 8 dimensions, got " + out.str());
+  // `out` and each operand's shape, operands right-aligned to out; a
+  // symbolic batch is read as node.batch (no resolved copies: kernels must
+  // not allocate in a step). `node` is also what a too high rank's error names.
+  Strided(const Shape& out, const Shape* const (&in)[Operands], const NodeView& node) {
+    auto at = [&node](const Shape& sh, int i) { return sh[i] == kBatch ? node.batch : sh[i]; };
+    if (out.rank() > kMaxRank)
+      throw BackendError(node.graph->describe(node.node->id) + ": element-wise ops take at most " + std::to_string(kMaxRank) +
+                         " dimensions, got " + out.str());
     int64_t s[Operands][kMaxRank];
     for (int k = 0; k < Operands; ++k) {
       int64_t st = 1;
       for (int d = out.rank() - 1; d >= 0; --d) {
         const int id = in[k]->rank() - out.rank() + d;
-        const int64_t dim = id >= 0 ? (*in[k])[id] : 1;
+        const int64_t dim = id >= 0 ? at(*in[k], id) : 1;
         s[k][d] = dim == 1 ? 0 : st;
         st *= dim;
       }
     }
     for (int d = 0; d < out.rank(); ++d) {
-      if (out[d] == 1) continue;
+      const int64_t od = at(out, d);
+      if (od == 1) continue;
       bool merge = rank > 0;
-      for (int k = 0; k < Operands && merge; ++k) merge = stride[k][rank - 1] == s[k][d] * out[d];
+      for (int k = 0; k < Operands && merge; ++k) merge = stride[k][rank - 1] == s[k][d] * od;
       if (merge) {
-        dims[rank - 1] *= out[d];
+        dims[rank - 1] *= od;
         for (int k = 0; k < Operands; ++k) stride[k][rank - 1] = s[k][d];
       } else {
-        dims[rank] = out[d];
+        dims[rank] = od;
         for (int k = 0; k < Operands; ++k) stride[k][rank] = s[k][d];
         ++rank;
       }

@@ -8,6 +8,7 @@
 // or the nodes autodiff's vjp appends for it (backward: e.g. for conv2d_2
 // conv2d_backward_input + conv2d_backward_weight + bias_grad; the label lists
 // them). A timed iteration is one Executable::run (+ Backend::synchronize).
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -44,7 +45,6 @@ std::vector<NodeId> targets(Graph& g, NodeId y, const std::vector<NodeId>& wrt, 
 NodeId image(Graph& g, const char* name, int64_t c, int64_t hw) { return g.placeholder(name, Shape{kBatch, c, hw, hw}); }
 
 OpCase conv_case(std::string name, int64_t c, int64_t oc, int64_t hw, bool input_grad) {
-  const int64_t o = hw - kKernel + 1;
   return {name,
           [=](Graph& g, Dir d) {
             const NodeId x = image(g, "x", c, hw);
@@ -124,9 +124,10 @@ OpCase table_case(std::string name, std::function<NodeId(Graph&, NodeId, NodeId)
             const NodeId x = g.placeholder("x", batched(Shape{64, 32}));
             const NodeId y = g.placeholder("y", b_item.rank() == 2 ? batched(b_item) : b_item);
             const NodeId out = op(g, x, y);
-            std::vector<NodeId> wrt{x};
-            for (NodeId in : g.node(out).inputs)
-              if (in == y) wrt.push_back(y);
+            std::vector<NodeId> wrt;  // the f32 placeholders the op's output depends on
+            const std::vector<NodeId> needed = g.schedule({out});
+            for (NodeId v : {x, y})
+              if (std::find(needed.begin(), needed.end(), v) != needed.end()) wrt.push_back(v);
             return targets(g, out, wrt, d);
           },
           {128}};
@@ -157,9 +158,42 @@ std::vector<OpCase> table_cases() {
   out.push_back(table_case("reduce_sum_rows", [](Graph& g, NodeId x, NodeId) { return ops::reduce_sum(g, x, {-1}); }));
   out.push_back(table_case("reduce_mean_batch", [](Graph& g, NodeId x, NodeId) { return ops::reduce_mean(g, x, {0}); }));
   out.push_back(table_case("reduce_max_items", [](Graph& g, NodeId x, NodeId) { return ops::reduce_max(g, x, {1, 2}); }));
-  out.push_back(table_case("broadcast_to", [](Graph& g, NodeId, NodeId y) {
+  out.push_back(table_case("broadcast_to", [](Graph& g, NodeId, NodeId y) {  // [N,1,32] -> [N,64,32]
     return ops::broadcast_to(g, y, Shape{kBatch, 64, 32});
-  }, Shape{32}));
+  }, Shape{1, 32}));
+  // Shape ops, softmax over an inner axis, batched matmul, on the same [N,64,32].
+  out.push_back(table_case("transpose", [](Graph& g, NodeId x, NodeId) { return ops::transpose(g, x, {0, 2, 1}); }));
+  out.push_back(table_case("concat", [](Graph& g, NodeId x, NodeId y) { return ops::concat(g, {x, y}, 1); }));
+  out.push_back(table_case("slice", [](Graph& g, NodeId x, NodeId) {
+    return ops::slice(g, x, {ops::SliceSpec{.axis = 1, .start = 1, .step = 2}});
+  }));
+  out.push_back(table_case("softmax_axis1", [](Graph& g, NodeId x, NodeId) { return ops::softmax(g, x, 1); }));
+  out.push_back(table_case("log_softmax", [](Graph& g, NodeId x, NodeId) { return ops::log_softmax(g, x, -1); }));
+  out.push_back(table_case("matmul_batched", [](Graph& g, NodeId x, NodeId) {  // [N,64,32] x [32,48]
+    return ops::matmul(g, x, g.parameter("w", Shape{32, 48}, Init::glorot_uniform(32, 48)));
+  }));
+  // The losses, on [N, 2048] scores (x and y viewed flat).
+  auto flat = [](Graph& g, NodeId v) { return ops::reshape(g, v, Shape{kBatch, 2048}); };
+  out.push_back(table_case("bce_with_logits", [flat](Graph& g, NodeId x, NodeId y) {
+    return ops::bce_with_logits(g, flat(g, x), ops::sigmoid(g, flat(g, y)));
+  }));
+  out.push_back(table_case("softmax_cross_entropy_soft", [flat](Graph& g, NodeId x, NodeId y) {
+    return ops::softmax_cross_entropy_soft(g, flat(g, x), ops::softmax(g, flat(g, y)));
+  }));
+  out.push_back(table_case("nll_loss", [flat](Graph& g, NodeId x, NodeId) {
+    return ops::nll_loss(g, ops::log_softmax(g, flat(g, x)), g.placeholder("labels", Shape{kBatch}, DType::i32));
+  }));
+  out.push_back(table_case("mse", [](Graph& g, NodeId x, NodeId y) { return ops::mse(g, x, y); }));
+  // Pooling at conv2d_2's output shape, [N,32,24,24].
+  for (const char* pool : {"avg_pool2d", "global_avg_pool2d"}) {
+    const bool global = std::string(pool) == "global_avg_pool2d";
+    out.push_back({pool,
+                   [global](Graph& g, Dir d) {
+                     const NodeId x = image(g, "x", kConv2, kConv2Out);
+                     return targets(g, global ? ops::global_avg_pool2d(g, x) : ops::avg_pool2d(g, x, kPool), {x}, d);
+                   },
+                   {128}});
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include <graphgrad/graph/op.h>
+#include <graphgrad/ops/op_table.h>
 
 #include "onnx_builder.h"
 
@@ -19,6 +20,7 @@ void set_type(onnx::ValueInfoProto* v, const std::string& name, const Shape& sha
   v->set_name(name);
   auto* t = v->mutable_type()->mutable_tensor_type();
   t->set_elem_type(onnx::TensorProto::FLOAT);
+  t->mutable_shape();  // a scalar's shape has no dims, but ONNX requires the field (onnx.checker)
   for (int64_t d : shape.dims()) {
     auto* dim = t->mutable_shape()->add_dim();
     if (d == kBatch) dim->set_dim_param("N");
@@ -48,12 +50,21 @@ OnnxExportStats export_onnx(const Graph& g, NodeId input, NodeId output,
     throw ExportError("onnx export: " + g.describe(n.id) + ": " + why);
   };
 
-  for (NodeId id : g.schedule({output})) {
+  const std::vector<NodeId> order = g.schedule({output});
+  // Dropout's step and sample_base placeholders key its training-time mask: at inference it is the
+  // identity (onnx_ops.cpp), so where nothing else reads them they are no model inputs.
+  std::unordered_map<NodeId, int> other_uses;
+  for (NodeId id : order)
+    for (size_t i = 0; i < g.node(id).inputs.size(); ++i)
+      other_uses[g.node(id).inputs[i]] += !(g.node(id).op->id() == ops::id::dropout && i > 0);
+  for (NodeId id : order) {
     const Node& n = g.node(id);
     name[id] = n.name;
     switch (n.op->role()) {
       case OpRole::input:
+        if (id != input && other_uses[id] == 0) continue;  // only a dropout's mask input
         if (id != input) refuse(n, "a second input; only the model input may be a placeholder here");
+        if (n.dtype != DType::f32) refuse(n, "an i32 model input; the exporter declares float inputs only");
         set_type(graph->add_input(), n.name, n.shape);
         continue;
       case OpRole::parameter:

@@ -24,6 +24,13 @@ OnnxSupport onnx_support(OpId op) {
     return {false, "a gradient op: export the inference graph"};
   if (const ops::BinaryInfo* b = ops::binary_info(op); b && op == b->backward)
     return {false, "a gradient op: export the inference graph"};
+  if (const ops::UnaryInfo* u = ops::unary_info(op); u && u->onnx.empty()) {
+    // No single ONNX operator: the ones emit_unary_special() writes as a subgraph.
+    switch (op) {
+      case id::square: case id::gelu: case id::gelu_tanh: case id::softplus: case id::clip: return {true, {}};
+      default: return {false, "not classified for ONNX export: eltwise.def gives no operator and onnx_ops.cpp writes no subgraph"};
+    }
+  }
   if (ops::unary_info(op) || ops::binary_info(op)) return {true, {}};
   switch (op) {
     case id::conv2d: case id::max_pool2d: case id::dense: case id::matmul: case id::dropout: case id::softmax:
@@ -43,7 +50,7 @@ OnnxSupport onnx_support(OpId op) {
     case id::allreduce_start: case id::allreduce_wait: case id::bucket_slice:
       return {false, "a data-parallel all-reduce: export a single-process inference graph"};
     case id::transpose: case id::concat: case id::slice: case id::avg_pool2d:
-      return {false, "not mapped to ONNX yet"};
+      return {true, {}};
     default:
       return {false, "not classified for ONNX export (frontends/onnx_ops.cpp)"};
   }
@@ -132,6 +139,17 @@ void emit(Builder& b, const Graph& g, const Node& n, Names& names) {
       Builder::ints(p, "pads", {c.pad_top, c.pad_left, pb, pr});
       return;
     }
+    case id::avg_pool2d: {  // 'same' divides by the real elements only, as count_include_pad=0 does
+      const ops::ConvGeometry c = ops::conv_geometry(n.attrs);
+      const int64_t pb = std::max<int64_t>((c.oh - 1) * c.stride + c.kh - c.h - c.pad_top, 0);
+      const int64_t pr = std::max<int64_t>((c.ow - 1) * c.stride + c.kw - c.w - c.pad_left, 0);
+      auto* p = b.node("AveragePool", n, {in(0)});
+      Builder::ints(p, "kernel_shape", {c.kh, c.kw});
+      Builder::ints(p, "strides", {c.stride, c.stride});
+      Builder::ints(p, "pads", {c.pad_top, c.pad_left, pb, pr});
+      Builder::integer(p, "count_include_pad", 0);
+      return;
+    }
     case id::max_pool2d: {
       auto* p = b.node("MaxPool", n, {in(0)});
       Builder::ints(p, "kernel_shape", {n.attrs.i("pool"), n.attrs.i("pool")});
@@ -207,6 +225,23 @@ void emit(Builder& b, const Graph& g, const Node& n, Names& names) {
       b.node("Expand", n, {in(0), n.name + "/shape"}, out);
       if (!out.empty())
         b.node("Mul", n, {n.name + out, b.scalar(n, "/factor", float(double(xs.numel()) / double(n.shape.numel())))});
+      return;
+    }
+    case id::transpose:
+      Builder::ints(b.node("Transpose", n, {in(0)}), "perm", n.attrs.ints("perm"));
+      return;
+    case id::concat: {
+      std::vector<std::string> ins;
+      for (size_t i = 0; i < n.inputs.size(); ++i) ins.push_back(in(i));
+      Builder::integer(b.node("Concat", n, ins), "axis", n.attrs.i("axis"));
+      return;
+    }
+    case id::slice: {  // the user's starts/stops/steps are ONNX Slice's, clamping included
+      b.int64_initializer(n.name + "/starts", n.attrs.ints("starts"));
+      b.int64_initializer(n.name + "/ends", n.attrs.ints("stops"));
+      b.int64_initializer(n.name + "/axes", n.attrs.ints("axes"));
+      b.int64_initializer(n.name + "/steps", n.attrs.ints("steps"));
+      b.node("Slice", n, {in(0), n.name + "/starts", n.name + "/ends", n.name + "/axes", n.name + "/steps"});
       return;
     }
     default:

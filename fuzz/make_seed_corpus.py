@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Writes the fuzzers' seed corpus (fuzz/corpus/{idx,checkpoint}): small valid
 files of each shape the loaders accept, plus near misses. Rerun after a format
-change; the files are committed so that CI fuzzes from the same start."""
+change; the files are committed so that CI fuzzes from the same start.
+
+fuzz/corpus/graph is not written here: fuzz_graph's inputs are opaque bytes
+that its decoder turns into a graph, so its seeds are inputs picked from a
+fuzzing run (GG_FUZZ_GRAPH_VERBOSE=1 prints what each builds), together
+building and running every op. After a change to the decoder, pick them anew
+the same way (and re-find the regressions/graph reproducers)."""
 import gzip
 import os
 import struct

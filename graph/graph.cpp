@@ -106,12 +106,12 @@ NodeId Graph::constant(const std::string& name, Shape shape, std::vector<float> 
 }
 
 NodeId Graph::add(const Op& op, std::vector<NodeId> inputs, Attrs attrs, std::string name) {
+  if (name.empty()) name = std::string(op.name()) + "_" + std::to_string(size());
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i] < 0 || inputs[i] >= size())
-      throw GraphError(std::string(op.name()) + (name.empty() ? "" : " \"" + name + "\"") + ": input " + std::to_string(i) +
+      throw GraphError(std::string(op.name()) + " \"" + name + "\": input " + std::to_string(i) +
                        " (node id " + std::to_string(inputs[i]) +
                        ") is not a node of this graph (a node can only take nodes built before it, so no cycle can form)");
-  if (name.empty()) name = std::string(op.name()) + "_" + std::to_string(size());
   if (rename_clashes_ && by_name_.count(name)) {
     const std::string base = name;
     for (int k = 2; by_name_.count(name); ++k) name = base + "_" + std::to_string(k);
@@ -119,6 +119,12 @@ NodeId Graph::add(const Op& op, std::vector<NodeId> inputs, Attrs attrs, std::st
   check_new_name(name);
   Node n{kNoNode, &op, std::move(inputs), std::move(attrs), {}, DType::f32, std::move(name)};
   TypedShape ts = op.infer(*this, n);  // throws GraphError naming the node
+  // A shape no backend can hold (graphgrad has no empty tensors), should a
+  // shape rule let one through: refused here, before any kernel sees it.
+  for (int i = 0; i < ts.shape.rank(); ++i)
+    if (ts.shape[i] <= 0 && !(i == 0 && ts.shape[i] == kBatch))
+      throw GraphError(std::string(op.name()) + " \"" + n.name + "\": its shape rule gives " + ts.shape.str() +
+                       ", which has a dimension that is neither positive nor a leading batch N");
   n.shape = std::move(ts.shape);
   n.dtype = ts.dtype;
   return push(std::move(n));

@@ -97,16 +97,22 @@ std::vector<NodeId> AvgPool2dBackwardOp::grad(Graph& g, NodeId id, NodeId ddx, c
 }  // namespace
 
 NodeId avg_pool2d(Graph& g, NodeId x, int pool, int stride, Padding pad, const std::string& name) {
-  return g.add(kAvgPool2d, {x}, pool_attrs(g.node(x).shape, pool, stride ? stride : pool, pad, name), name);
+  return g.add(kAvgPool2d, {x},
+               pool_attrs(g.node(x).shape, pool, stride ? stride : pool, pad, detail::node_name(g, "avg_pool2d", name)), name);
 }
 
 NodeId avg_pool2d_backward(Graph& g, NodeId dy, const Node& pool, const std::string& name) {
+  // Its attributes are the forward node's: that must be an avg_pool2d.
+  if (pool.op->id() != id::avg_pool2d)
+    throw GraphError("avg_pool2d_backward \"" + detail::node_name(g, "avg_pool2d_backward", name) + "\": " +
+                     g.describe(pool.id) + " is not an avg_pool2d");
   return g.add(kAvgPool2dBackward, {dy}, pool.attrs, name);
 }
 
 NodeId global_avg_pool2d(Graph& g, NodeId x, const std::string& name) {
   if (g.node(x).shape.rank() != 4)
-    throw GraphError("global_avg_pool2d \"" + name + "\": input " + g.describe(x) + " must have rank 4 ([N,C,H,W])");
+    throw GraphError("global_avg_pool2d \"" + detail::node_name(g, "reduce_mean", name) + "\": input " + g.describe(x) +
+                     " must have rank 4 ([N,C,H,W])");
   return reduce_mean(g, x, {2, 3}, false, name);
 }
 

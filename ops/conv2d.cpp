@@ -74,10 +74,13 @@ class Conv2dBackwardInputOp final : public Op {
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 2, 2);
     const Node& dy = detail::input(g, n, name(), 0, 4, "gradient dy");
-    detail::input(g, n, name(), 1, 4, "weight w");
+    const Node& w = detail::input(g, n, name(), 1, 4, "weight w");
     ConvGeometry c = conv_geometry(n.attrs);
     if (dy.shape[1] != c.oc || dy.shape[2] != c.oh || dy.shape[3] != c.ow)
       fail(n, name(), "gradient " + g.describe(dy.id) + " does not match the convolution's output");
+    // The kernels size w from the attributes.
+    if (Shape(n.attrs.ints("w_shape")) != w.shape)
+      fail(n, name(), "weight " + g.describe(w.id) + " is not the convolution's " + Shape(n.attrs.ints("w_shape")).str());
     Shape x(n.attrs.ints("x_shape"));
     return {Shape{dy.shape[0], x[1], x[2], x[3]}, DType::f32};
   }
@@ -95,6 +98,10 @@ class Conv2dBackwardWeightOp final : public Op {
     ConvGeometry c = conv_geometry(n.attrs);
     if (dy.shape[1] != c.oc || dy.shape[2] != c.oh || dy.shape[3] != c.ow || dy.shape[0] != x.shape[0])
       fail(n, name(), "gradient " + g.describe(dy.id) + " does not match the convolution of " + g.describe(x.id));
+    // The kernels size x from the attributes (its batch from the run).
+    const Shape xs(n.attrs.ints("x_shape"));
+    if (xs.rank() != 4 || x.shape[1] != xs[1] || x.shape[2] != xs[2] || x.shape[3] != xs[3])
+      fail(n, name(), "input " + g.describe(x.id) + " is not the convolution's " + xs.str());
     return {Shape(n.attrs.ints("w_shape")), DType::f32};
   }
   double flops(const Graph&, const Node& n, int64_t batch) const override { return conv_flops(n.attrs, batch); }
@@ -124,7 +131,7 @@ const BiasGradOp kBiasGrad;
 NodeId conv2d(Graph& g, NodeId x, NodeId w, NodeId b, int stride, Padding pad, const std::string& name) {
   const Node& xn = g.node(x);
   const Node& wn = g.node(w);
-  Node probe{kNoNode, &kConv2d, {}, {}, {}, DType::f32, name.empty() ? "conv2d" : name};
+  Node probe{kNoNode, &kConv2d, {}, {}, {}, DType::f32, detail::node_name(g, "conv2d", name)};
   if (xn.shape.rank() != 4) fail(probe, "conv2d", "input x " + g.describe(x) + " must have rank 4 [N,C,H,W]");
   if (wn.shape.rank() != 4) fail(probe, "conv2d", "weight w " + g.describe(w) + " must have rank 4 [OC,C,KH,KW]");
   Attrs a = conv_attrs(xn.shape, wn.shape, stride, pad, probe);
@@ -133,11 +140,19 @@ NodeId conv2d(Graph& g, NodeId x, NodeId w, NodeId b, int stride, Padding pad, c
   return g.add(kConv2d, std::move(in), std::move(a), name);
 }
 
+// The backward ops take the forward node's attributes: it must be a conv2d.
+static void expect_conv(const Graph& g, const Node& conv, const char* op, const std::string& name) {
+  if (conv.op->id() != id::conv2d)
+    throw GraphError(std::string(op) + " \"" + detail::node_name(g, op, name) + "\": " + g.describe(conv.id) + " is not a conv2d");
+}
+
 NodeId conv2d_backward_input(Graph& g, NodeId dy, NodeId w, const Node& conv, const std::string& name) {
+  expect_conv(g, conv, "conv2d_backward_input", name);
   return g.add(kConv2dBackwardInput, {dy, w}, conv.attrs, name);
 }
 
 NodeId conv2d_backward_weight(Graph& g, NodeId dy, NodeId x, const Node& conv, const std::string& name) {
+  expect_conv(g, conv, "conv2d_backward_weight", name);
   return g.add(kConv2dBackwardWeight, {dy, x}, conv.attrs, name);
 }
 

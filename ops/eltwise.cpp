@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <variant>
 
 #include "op_table.h"
 #include "op_util.h"
@@ -48,6 +49,18 @@ std::array<std::string_view, 2> param_names(OpId op) {
 
 std::string backward_name(std::string_view name) { return std::string(name) + "_backward"; }
 
+// The float attributes the kernels read (unary_params) must be set: unary()
+// sets none, so an attribute op made through it is refused here rather than
+// failing in the kernel.
+void expect_params(const Node& n, OpId op, const char* name) {
+  for (std::string_view p : param_names(op)) {
+    if (p.empty()) continue;
+    const auto it = n.attrs.all().find(std::string(p));
+    if (it == n.attrs.all().end() || !std::holds_alternative<double>(it->second))
+      fail(n, name, "needs the float attribute '" + std::string(p) + "' (its own builder sets it; unary() does not)");
+  }
+}
+
 class UnaryOp final : public Op {
  public:
   explicit UnaryOp(const UnaryInfo& info) : info_(info) {}
@@ -55,6 +68,7 @@ class UnaryOp final : public Op {
   OpId id() const override { return info_.op; }
   TypedShape infer(const Graph& g, const Node& n) const override {
     detail::expect_inputs(n, name(), 1, 1);
+    expect_params(n, info_.op, name());
     return {detail::input(g, n, name(), 0, -1, "input x").shape, DType::f32};
   }
   std::vector<NodeId> grad(Graph& g, NodeId id, NodeId dy, const std::vector<bool>& needs) const override;
@@ -75,6 +89,7 @@ class UnaryBackwardOp final : public Op {
   TypedShape infer(const Graph& g, const Node& n) const override {
     const size_t want = info_.uses == Uses::xy ? 3 : 2;
     detail::expect_inputs(n, name(), want, want);
+    expect_params(n, info_.backward, name());
     const Node& dy = detail::input(g, n, name(), 0, -1, "gradient dy");
     for (size_t i = 1; i < want; ++i) {
       const Node& v = detail::input(g, n, name(), i, -1, "forward value");
@@ -249,15 +264,20 @@ NodeId leaky_relu(Graph& g, NodeId x, double alpha, const std::string& name) {
   return g.add(op_for(id::leaky_relu), {x}, Attrs{{"alpha", alpha}}, name);
 }
 NodeId elu(Graph& g, NodeId x, double alpha, const std::string& name) {
-  if (!(alpha > 0)) throw GraphError("elu \"" + name + "\": alpha must be > 0, got " + std::to_string(alpha));
+  if (!(alpha > 0))
+    throw GraphError("elu \"" + detail::node_name(g, "elu", name) + "\": alpha must be > 0, got " + std::to_string(alpha));
   return g.add(op_for(id::elu), {x}, Attrs{{"alpha", alpha}}, name);
 }
 NodeId softplus(Graph& g, NodeId x, double beta, double threshold, const std::string& name) {
-  if (!(beta > 0)) throw GraphError("softplus \"" + name + "\": beta must be > 0, got " + std::to_string(beta));
+  if (!(beta > 0))
+    throw GraphError("softplus \"" + detail::node_name(g, "softplus", name) + "\": beta must be > 0, got " +
+                     std::to_string(beta));
   return g.add(op_for(id::softplus), {x}, Attrs{{"beta", beta}, {"threshold", threshold}}, name);
 }
 NodeId clip(Graph& g, NodeId x, double lo, double hi, const std::string& name) {
-  if (!(lo <= hi)) throw GraphError("clip \"" + name + "\": lo " + std::to_string(lo) + " exceeds hi " + std::to_string(hi));
+  if (!(lo <= hi))
+    throw GraphError("clip \"" + detail::node_name(g, "clip", name) + "\": lo " + std::to_string(lo) + " exceeds hi " +
+                     std::to_string(hi));
   return g.add(op_for(id::clip), {x}, Attrs{{"lo", lo}, {"hi", hi}}, name);
 }
 

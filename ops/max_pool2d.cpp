@@ -40,6 +40,11 @@ class MaxPool2dBackwardOp final : public Op {
     const Node& dy = detail::input(g, n, name(), 0, 4, "gradient dy");
     const Node& x = detail::input(g, n, name(), 1, 4, "input x");
     const int64_t p = n.attrs.i("pool"), s = n.attrs.i("stride");
+    // As the forward's: x may be any tensor whose pooling dy matches, and with
+    // a window larger than x, (H - pool) / stride + 1 truncates to a match.
+    if (p < 1 || s < 1) fail(n, name(), "pool and stride must be >= 1");
+    if (x.shape[2] < p || x.shape[3] < p)
+      fail(n, name(), "window " + std::to_string(p) + "x" + std::to_string(p) + " is larger than " + g.describe(x.id));
     Shape expect{x.shape[0], x.shape[1], (x.shape[2] - p) / s + 1, (x.shape[3] - p) / s + 1};
     if (dy.shape != expect) fail(n, name(), "gradient " + g.describe(dy.id) + " does not match pooling " + g.describe(x.id));
     return {x.shape, DType::f32};
@@ -58,6 +63,9 @@ NodeId max_pool2d(Graph& g, NodeId x, int pool, int stride, const std::string& n
 }
 
 NodeId max_pool2d_backward(Graph& g, NodeId dy, NodeId x, const Node& pool, const std::string& name) {
+  if (pool.op->id() != id::max_pool2d)
+    throw GraphError("max_pool2d_backward \"" + detail::node_name(g, "max_pool2d_backward", name) + "\": " +
+                     g.describe(pool.id) + " is not a max_pool2d");
   return g.add(kMaxPool2dBackward, {dy, x}, pool.attrs, name);
 }
 

@@ -11,6 +11,13 @@ namespace gg::ops::detail {
   throw GraphError(std::string(op) + " \"" + n.name + "\": " + what);
 }
 
+// The name a node built now gets (the caller's, or Graph::add's "<op>_<id>"),
+// for the errors a builder throws before it adds the node: they must name it
+// too, and an empty name names nothing.
+inline std::string node_name(const Graph& g, const char* op, const std::string& name) {
+  return name.empty() ? std::string(op) + "_" + std::to_string(g.size()) : name;
+}
+
 inline void expect_inputs(const Node& n, const char* op, size_t lo, size_t hi) {
   if (n.inputs.size() < lo || n.inputs.size() > hi)
     fail(n, op, "takes " + std::to_string(lo) + (lo == hi ? "" : "-" + std::to_string(hi)) + " inputs, got " +

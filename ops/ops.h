@@ -118,29 +118,21 @@ NodeId scalar(Graph& g, float value, const std::string& name = {});
 const Op& op_for(OpId element_wise_op);
 NodeId unary(Graph& g, OpId op, NodeId x, const std::string& name = {});
 NodeId binary(Graph& g, OpId op, NodeId a, NodeId b, const std::string& name = {});
-NodeId neg(Graph& g, NodeId x, const std::string& name = {});
-NodeId abs(Graph& g, NodeId x, const std::string& name = {});
-NodeId exp(Graph& g, NodeId x, const std::string& name = {});
-NodeId log(Graph& g, NodeId x, const std::string& name = {});
-NodeId sqrt(Graph& g, NodeId x, const std::string& name = {});
-NodeId square(Graph& g, NodeId x, const std::string& name = {});
-NodeId tanh(Graph& g, NodeId x, const std::string& name = {});
-NodeId sigmoid(Graph& g, NodeId x, const std::string& name = {});
-NodeId relu(Graph& g, NodeId x, const std::string& name = {});
-NodeId gelu(Graph& g, NodeId x, const std::string& name = {});       // x * Phi(x), PyTorch's default (erf) form
-NodeId gelu_tanh(Graph& g, NodeId x, const std::string& name = {});  // PyTorch's approximate='tanh'
+// One builder per line of eltwise.def: name(g, x) for unary ops (gelu is
+// PyTorch's default erf form, gelu_tanh its approximate='tanh'), name(g, a, b)
+// for binary ones (equal: 1 where a == b, else 0).
+#define GG_UNARY(op, ...) NodeId op(Graph& g, NodeId x, const std::string& name = {});
+#define GG_UNARY_P(...)
+#define GG_BINARY(op, ...) NodeId op(Graph& g, NodeId a, NodeId b, const std::string& name = {});
+#include "eltwise.def"
+#undef GG_UNARY
+#undef GG_UNARY_P
+#undef GG_BINARY
+// The ops with attributes (GG_UNARY_P), PyTorch's defaults:
 NodeId leaky_relu(Graph& g, NodeId x, double alpha = 0.01, const std::string& name = {});
 NodeId elu(Graph& g, NodeId x, double alpha = 1.0, const std::string& name = {});  // alpha > 0
 NodeId softplus(Graph& g, NodeId x, double beta = 1.0, double threshold = 20.0, const std::string& name = {});
 NodeId clip(Graph& g, NodeId x, double lo, double hi, const std::string& name = {});
-NodeId add(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId sub(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId mul(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId div(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId maximum(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId minimum(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId pow(Graph& g, NodeId a, NodeId b, const std::string& name = {});
-NodeId equal(Graph& g, NodeId a, NodeId b, const std::string& name = {});  // 1 where a == b, else 0
 
 // --- softmax over any axis and the losses (ops/softmax.cpp, ops/losses.cpp) ---
 // Softmax and log-softmax of x (rank >= 1) along `axis` (negative counts from

@@ -41,7 +41,8 @@ class ReduceOp final : public Op {
   std::vector<NodeId> grad(Graph& g, NodeId id, NodeId dy, const std::vector<bool>& needs) const override {
     if (!needs[0]) return {kNoNode};
     const Node n = g.node(id);
-    const Shape& xs = g.node(n.inputs[0]).shape;
+    // Copies: the nodes added below reallocate the graph's node list.
+    const Shape xs = g.node(n.inputs[0]).shape;
     const auto& axes = n.attrs.ints("axes");
     const std::string p = "grad/" + n.name + "/x";
     const NodeId dyk = n.attrs.i("keepdims") ? dy : reshape(g, dy, reduced_shape(xs, axes, true), p + "_keepdims");
@@ -72,6 +73,10 @@ class BroadcastToOp final : public Op {
     const Node& x = detail::input(g, n, name(), 0, -1, "input x");
     const Shape out(n.attrs.ints("shape"));
     const std::string what = std::string(name()) + " \"" + n.name + "\"";
+    for (int i = 0; i < out.rank(); ++i)
+      if (out[i] <= 0 && !(i == 0 && out[i] == kBatch))
+        fail(n, name(), "cannot broadcast " + g.describe(x.id) + " to " + out.str() +
+                            ": dimensions must be positive (or a leading N)");
     if (out.rank() < x.shape.rank() || broadcast_shapes(x.shape, out, what) != out)
       fail(n, name(), "cannot broadcast " + g.describe(x.id) + " to " + out.str());
     return {out, DType::f32};
@@ -84,7 +89,7 @@ class BroadcastToOp final : public Op {
     if (!n.attrs.i("mean")) return {s};
     // The mean's stretch factor, as a constant: the same at every batch
     // size unless the batch itself was stretched (then refused).
-    const Shape& xs = g.node(n.inputs[0]).shape;
+    const Shape xs = g.node(n.inputs[0]).shape;  // a copy, as in ReduceOp::grad
     if (n.shape.has_batch() && !xs.has_batch())
       fail(n, name(), "the gradient of a mean over the batch dimension is not supported");
     return {mul(g, s, scalar(g, float(double(xs.numel()) / double(n.shape.numel())), p + "_factor"), p + "_scaled")};
@@ -106,13 +111,14 @@ NodeId reduce(Graph& g, const ReduceOp& op, NodeId x, std::vector<int> axes, boo
   }
   for (int a : axes) {
     if (a < -rank || a >= rank)
-      throw GraphError(std::string(op.name()) + " \"" + name + "\": axis " + std::to_string(a) + " is out of range for " +
+      throw GraphError(std::string(op.name()) + " \"" + detail::node_name(g, op.name(), name) + "\": axis " + std::to_string(a) +
+                       " is out of range for " +
                        g.describe(x));
     norm.push_back(a < 0 ? a + rank : a);
   }
   std::sort(norm.begin(), norm.end());
   if (std::adjacent_find(norm.begin(), norm.end()) != norm.end())
-    throw GraphError(std::string(op.name()) + " \"" + name + "\": an axis is named twice");
+    throw GraphError(std::string(op.name()) + " \"" + detail::node_name(g, op.name(), name) + "\": an axis is named twice");
   return g.add(op, {x}, Attrs{{"axes", norm}, {"keepdims", int64_t(keepdims)}}, name);
 }
 }  // namespace
@@ -131,8 +137,10 @@ NodeId broadcast_to(Graph& g, NodeId x, Shape shape, const std::string& name, bo
   return g.add(kBroadcastTo, {x}, Attrs{{"shape", shape.dims()}, {"mean", int64_t(mean)}}, name);
 }
 
-NodeId sum_to(Graph& g, NodeId x, const Shape& shape, const std::string& name) {
-  const Shape& xs = g.node(x).shape;
+NodeId sum_to(Graph& g, NodeId x, const Shape& to, const std::string& name) {
+  // Copies: `to` is often a node's shape (a gradient's target), and the
+  // reduce_sum below reallocates the graph's node list.
+  const Shape shape = to, xs = g.node(x).shape;
   if (xs == shape) return x;
   std::vector<int> axes;
   const int lead = xs.rank() - shape.rank();

@@ -218,7 +218,7 @@ NodeId slice(Graph& g, NodeId x, std::vector<int> axes, std::vector<int64_t> sta
              std::vector<int64_t> steps, const std::string& name) {
   if (steps.empty()) steps.assign(axes.size(), 1);
   if (starts.size() != axes.size() || stops.size() != axes.size() || steps.size() != axes.size())
-    throw GraphError("slice" + (name.empty() ? std::string() : " \"" + name + "\"") +
+    throw GraphError("slice \"" + detail::node_name(g, "slice", name) + "\"" +
                      ": axes, starts, stops and steps must have one entry per sliced axis (got " + std::to_string(axes.size()) +
                      ", " + std::to_string(starts.size()) + ", " + std::to_string(stops.size()) + ", " + std::to_string(steps.size()) + ")");
   std::vector<SliceSpec> specs;
@@ -229,7 +229,8 @@ NodeId slice(Graph& g, NodeId x, std::vector<int> axes, std::vector<int64_t> sta
 
 NodeId slice_backward(Graph& g, NodeId dy, const Node& slice, const std::string& name) {
   if (slice.op->id() != id::slice)
-    throw GraphError("slice_backward \"" + name + "\": " + g.describe(slice.id) + " is not a slice");
+    throw GraphError("slice_backward \"" + detail::node_name(g, "slice_backward", name) + "\": " + g.describe(slice.id) +
+                     " is not a slice");
   Attrs a = slice.attrs;  // copied: adding a node may move `slice`
   a.set("shape", g.node(slice.inputs[0]).shape.dims());
   return g.add(kSliceBackward, {dy}, std::move(a), name);

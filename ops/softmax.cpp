@@ -73,8 +73,8 @@ const SoftmaxBackwardOp kSoftmaxBackward("softmax_backward", id::softmax_backwar
 int64_t normalized(const Graph& g, const Op& op, NodeId x, int axis, const std::string& name) {
   const int rank = g.node(x).shape.rank();
   if (rank == 0 || axis < -rank || axis >= rank)
-    throw GraphError(std::string(op.name()) + (name.empty() ? "" : " \"" + name + "\"") + ": axis " + std::to_string(axis) +
-                     " is out of range for " + g.describe(x));
+    throw GraphError(std::string(op.name()) + " \"" + detail::node_name(g, op.name(), name) + "\": axis " +
+                     std::to_string(axis) + " is out of range for " + g.describe(x));
   return axis < 0 ? axis + rank : axis;
 }
 

@@ -83,7 +83,8 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 
 pack() {
   [ $# -eq 1 ] || die "usage: $prog pack DIR"
-  local dir=$1 root build limit_mib limit
+  local dir root build limit_mib limit
+  dir=$(realpath -m "$1")  # absolute: the closure check below runs from inside it
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   [ -f "$root/CMakeLists.txt" ] && [ -d "$root/backends/vulkan" ] || die "pack runs from a graphgrad checkout (scripts/gpu_check.sh)"
   build=$root/build-gpucheck
@@ -136,6 +137,13 @@ pack() {
   while read -r name path; do
     [[ $name =~ $SYSTEM_LIBS ]] || [ -f "$dir/lib/$name" ] || cp "$(readlink -f "$path")" "$dir/lib/$name"
   done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' <<<"$libs")
+  # glvnd's dispatch libraries: the NVIDIA ICD (libGLX_nvidia.so.0) needs them, and
+  # a machine with the driver's libraries alone lacks them (vkCreateInstance
+  # then finds no driver).
+  for name in libGLdispatch.so.0 libGLX.so.0; do
+    path=$(find_lib "$name")
+    [ -n "$path" ] && [ ! -f "$dir/lib/$name" ] && cp "$(readlink -f "$path")" "$dir/lib/$name"
+  done
   chmod 644 "$dir/lib/"*
   # Check the closure: with only lib/ added, nothing is missing.
   libs=$(cd "$dir/bin" && LD_LIBRARY_PATH="$dir/lib" ldd "${BINS[@]}" "$dir/lib/"*.so*)
@@ -321,7 +329,11 @@ run_check() {
   test_limit=${GG_CHECK_TEST_LIMIT:-$test_limit}
 
   # Our binaries see the packed libraries first; the python peer keeps the environment as it is.
-  local ours_env=(LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+  # The NVIDIA ICD loads libnvidia-tls.so, whose initial-exec TLS does not fit
+  # glibc's default static-TLS surplus in a large program (gg_tests):
+  # vkCreateInstance then fails with VK_ERROR_INCOMPATIBLE_DRIVER.
+  local ours_env=(LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+                  GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536)
   local layer_dir='' layer_note
   {
     echo "graphgrad GPU check, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), on $(uname -n) ($(uname -srm)), $(nproc) CPUs"

@@ -2,6 +2,8 @@
 // op's forward and backward, each binary op's forward and backward (operands
 // broadcast through Strided, never copied), and broadcast_to. Vectorised on
 // Vec8 where the build has AVX2 (eltwise_math.h), threaded above kGrain.
+#include <array>
+
 #include <graphgrad/ops/eltwise.h>
 #include <graphgrad/ops/op_table.h>
 
@@ -18,7 +20,9 @@ template <class Fn>
 void unary_forward(const KernelArgs& a) {
   const float* x = a.input(0);
   float* out = a.out;
-  const auto [p0, p1] = ops::unary_params(*a.node);
+  // Not a structured binding: clang before 16 cannot capture one in a lambda.
+  const std::array<float, 2> p = ops::unary_params(*a.node);
+  const float p0 = p[0], p1 = p[1];
   a.pool->parallel_for(a.out_numel(), [=](int64_t b, int64_t e, int) {
     int64_t i = b;
 #ifdef GG_ELTWISE_VEC8
@@ -36,7 +40,9 @@ void unary_backward(const KernelArgs& a) {
   const float* x = a.input(1);
   const float* y = U == ops::Uses::xy ? a.input(2) : a.input(1);
   float* out = a.out;
-  const auto [p0, p1] = ops::unary_params(*a.node);
+  // Not a structured binding: clang before 16 cannot capture one in a lambda.
+  const std::array<float, 2> p = ops::unary_params(*a.node);
+  const float p0 = p[0], p1 = p[1];
   a.pool->parallel_for(a.out_numel(), [=](int64_t b, int64_t e, int) {
     int64_t i = b;
 #ifdef GG_ELTWISE_VEC8
@@ -54,10 +60,8 @@ inline em::Vec8 lanes(const float* p, int64_t i, int64_t stride) { return stride
 
 template <class Fn>
 void binary_forward(const KernelArgs& a) {
-  const Shape out_shape = a.node->shape.resolved(a.batch);
-  const Shape sa = a.in_shape(0).resolved(a.batch), sb = a.in_shape(1).resolved(a.batch);
-  const Shape* const in[2] = {&sa, &sb};
-  const Strided<2> st(out_shape, in);
+  const Shape* const in[2] = {&a.in_shape(0), &a.in_shape(1)};
+  const Strided<2> st(a.node->shape, in, a);
   const float* pa = a.input(0);
   const float* pb = a.input(1);
   float* out = a.out;
@@ -78,10 +82,8 @@ void binary_forward(const KernelArgs& a) {
 // inputs: dy, a, b, y; the gradient of side a or b at the output's shape.
 template <class Fn>
 void binary_backward(const KernelArgs& a) {
-  const Shape out_shape = a.node->shape.resolved(a.batch);
-  const Shape sa = a.in_shape(1).resolved(a.batch), sb = a.in_shape(2).resolved(a.batch);
-  const Shape* const in[2] = {&sa, &sb};
-  const Strided<2> st(out_shape, in);
+  const Shape* const in[2] = {&a.in_shape(1), &a.in_shape(2)};
+  const Strided<2> st(a.node->shape, in, a);
   const float* dy = a.input(0);
   const float* pa = a.input(1);
   const float* pb = a.input(2);
@@ -115,14 +117,12 @@ void binary_backward(const KernelArgs& a) {
 
 // x stretched to the output's shape; with `mean`, divided by the stretch.
 void broadcast_to(const KernelArgs& a) {
-  const Shape out_shape = a.node->shape.resolved(a.batch);
-  const Shape sx = a.in_shape(0).resolved(a.batch);
-  const Shape* const in[1] = {&sx};
-  const Strided<1> st(out_shape, in);
+  const Shape* const in[1] = {&a.in_shape(0)};
+  const Strided<1> st(a.node->shape, in, a);
   const float* x = a.input(0);
   float* out = a.out;
   const bool mean = a.node->attrs.i("mean") != 0;
-  const float scale = mean ? static_cast<float>(double(sx.numel()) / double(out_shape.numel())) : 1.0f;
+  const float scale = mean ? static_cast<float>(double(a.in_numel(0)) / double(a.out_numel())) : 1.0f;
   a.pool->parallel_for(a.out_numel(), [&](int64_t b, int64_t e, int) {
     st.walk(b, e, [&](int64_t pos, const int64_t* off, int64_t len, const int64_t* s) {
       const float* r = x + off[0];

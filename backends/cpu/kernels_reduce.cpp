@@ -10,6 +10,8 @@
 
 #include <graphgrad/ops/op_table.h>
 
+#include <graphgrad/backends/reduce_plan.h>
+
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -63,47 +65,27 @@ void pass(const float* x, float* y, int64_t outer, int64_t r, int64_t inner, boo
 }
 
 void reduce(const KernelArgs& a) {
-  const Shape xs = a.in_shape(0).resolved(a.batch);
-  const auto& axes = a.node->attrs.ints("axes");
+  ReducePlan plan(a);
   const OpId op = a.node->op->id();
-  // Runs of reduced / kept dimensions (size-1 dimensions change nothing).
-  struct Run {
-    int64_t size;
-    bool reduced;
-  };
-  Run runs[16];
-  int n = 0;
-  int64_t count = 1;
-  for (int d = 0; d < xs.rank(); ++d) {
-    if (xs[d] == 1) continue;
-    const bool red = std::find(axes.begin(), axes.end(), d) != axes.end();
-    if (red) count *= xs[d];
-    if (n && runs[n - 1].reduced == red) runs[n - 1].size *= xs[d];
-    else runs[n++] = {xs[d], red};
-  }
   const float* src = a.input(0);
-  const int64_t total = xs.numel();
   int reductions = 0;
-  for (int i = 0; i < n; ++i) reductions += runs[i].reduced;
-  const float scale = op == ops::id::reduce_mean ? static_cast<float>(1.0 / double(count)) : 1.0f;
+  for (int i = 0; i < plan.n; ++i) reductions += plan.runs[i].reduced;
+  const float scale = op == ops::id::reduce_mean ? static_cast<float>(1.0 / double(plan.count)) : 1.0f;
   if (reductions == 0) {  // nothing to reduce: a copy (the mean of one element each)
-    if (src != a.out) std::memcpy(a.out, src, static_cast<size_t>(total) * sizeof(float));
+    if (src != a.out) std::memcpy(a.out, src, static_cast<size_t>(plan.total) * sizeof(float));
     return;
   }
   // Intermediates alternate between the two halves of scratch: each is at most
   // half the one before.
-  float* half[2] = {a.scratch, a.scratch + (total + 1) / 2};
+  float* half[2] = {a.scratch, a.scratch + (plan.total + 1) / 2};
   int done = 0;
-  for (int g = n - 1; g >= 0; --g) {
-    if (!runs[g].reduced) continue;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < g; ++i) outer *= runs[i].size;
-    for (int i = g + 1; i < n; ++i) inner *= runs[i].size;
+  for (int g = plan.n - 1; g >= 0; --g) {
+    if (!plan.runs[g].reduced) continue;
     const bool last = ++done == reductions;
     float* dst = last ? a.out : half[done % 2 == 1 ? 0 : 1];
-    pass(src, dst, outer, runs[g].size, inner, op == ops::id::reduce_max, last ? scale : 1.0f, *a.pool);
+    pass(src, dst, plan.outer(g), plan.runs[g].size, plan.inner(g), op == ops::id::reduce_max, last ? scale : 1.0f, *a.pool);
     src = dst;
-    runs[g].size = 1;  // reduced away: later passes see it as size 1
+    plan.runs[g].size = 1;  // reduced away: later passes see it as size 1
   }
 }
 

@@ -40,12 +40,11 @@ struct AxisView {
   int64_t outer = 1, c = 1, inner = 1;
 };
 AxisView axis_view(const KernelArgs& a) {
-  const Shape s = a.node->shape.resolved(a.batch);
   const int axis = static_cast<int>(a.node->attrs.i("axis"));
   AxisView v;
-  v.c = s[axis];
-  for (int d = 0; d < axis; ++d) v.outer *= s[d];
-  for (int d = axis + 1; d < s.rank(); ++d) v.inner *= s[d];
+  v.c = a.out_dim(axis);
+  for (int d = 0; d < axis; ++d) v.outer *= a.out_dim(d);
+  for (int d = axis + 1; d < a.node->shape.rank(); ++d) v.inner *= a.out_dim(d);
   return v;
 }
 

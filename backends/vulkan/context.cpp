@@ -151,6 +151,24 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance instance) {
   return pds;
 }
 
+MemoryMode memory_mode_from_env() {
+  const char* v = std::getenv("GRAPHGRAD_VULKAN_MEMORY");
+  const std::string s = v ? v : "";
+  if (s.empty() || s == "auto") return MemoryMode::automatic;
+  if (s == "discrete") return MemoryMode::discrete;
+  throw BackendError("vulkan: GRAPHGRAD_VULKAN_MEMORY=\"" + s + "\" is not auto or discrete");
+}
+
+uint32_t forced_max_groups_from_env() {
+  const char* v = std::getenv("GRAPHGRAD_VULKAN_MAX_GROUPS");
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  const long n = std::strtol(v, &end, 10);
+  if (n < 1 || n > 65535 || *end)
+    throw BackendError("vulkan: GRAPHGRAD_VULKAN_MAX_GROUPS=\"" + std::string(v) + "\" is not a group count in [1, 65535]");
+  return static_cast<uint32_t>(n);
+}
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -228,7 +246,8 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
 
 int Context::validation_errors() { return g_validation_errors.load(); }
 
-Context::Context(const std::string& selector) {
+Context::Context(const std::string& selector)
+    : memory_mode_(memory_mode_from_env()), forced_max_groups_(forced_max_groups_from_env()) {
   std::string why;
   if (!load_loader(&why)) throw BackendError("vulkan: " + why);
   const bool validation = validation_requested();
@@ -286,6 +305,13 @@ Context::Context(const std::string& selector) {
     need(limits_.maxComputeWorkGroupSize[0] >= 256, "a workgroup width of 256 (maxComputeWorkGroupSize[0])");
     need(limits_.minStorageBufferOffsetAlignment <= kSliceAlign, "storage-buffer offsets aligned to 256 bytes (minStorageBufferOffsetAlignment)");
     need(limits_.maxPushConstantsSize >= 128, "128 bytes of push constants");
+    // Not checked, because the spec's minimum limits guarantee them: workgroup
+    // sides of 256 x 16 at most (256-wide shaders, gemm_tiled's 16 x 16;
+    // maxComputeWorkGroupSize >= 128 x 128 x 64 besides the width checked
+    // above), 8320 bytes of shared memory at most (gemm_tiled's tiles;
+    // maxComputeSharedMemorySize >= 16384). Group counts are capped at
+    // max_groups() by every kernel. No shader assumes a subgroup size (none
+    // uses subgroup operations; the reductions synchronize with barrier()).
 
     family_ = static_cast<uint32_t>(compute_family(physical_));
     const float priority = 1.0f;
@@ -313,6 +339,11 @@ Context::~Context() {
   }
   if (messenger_) vkDestroyDebugUtilsMessengerEXT(instance_, messenger_, nullptr);
   if (instance_) vkDestroyInstance(instance_, nullptr);
+}
+
+uint32_t Context::max_groups(int axis) const {
+  const uint32_t device = limits_.maxComputeWorkGroupCount[axis];
+  return forced_max_groups_ ? std::min(forced_max_groups_, device) : device;
 }
 
 uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {

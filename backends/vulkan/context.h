@@ -11,6 +11,19 @@
 
 namespace gg::vk {
 
+// Where the backend keeps its buffers (GRAPHGRAD_VULKAN_MEMORY).
+//   automatic (unset or "auto"): what the device offers. Device-local memory
+//     that is also host-visible (integrated GPUs, lavapipe, resizable BAR) is
+//     mapped and written in place; otherwise transfers go through staging.
+//   discrete ("discrete"): as a discrete GPU whose device-local memory the
+//     host cannot map, on any device (lavapipe in CI): device-local buffers
+//     are never mapped, every host<->device transfer goes through a staging
+//     buffer and vkCmdCopyBuffer, and host-visible memory is treated as
+//     non-coherent (a non-coherent type when there is one; else the mapping
+//     is emulated as non-coherent, see memory.h, so that a missing flush or
+//     invalidate gives wrong results instead of passing by luck).
+enum class MemoryMode { automatic, discrete };
+
 struct DeviceInfo {
   uint32_t index = 0;
   std::string name, type, driver;
@@ -46,6 +59,14 @@ class Context {
   // that also has `preferred`. Returns UINT32_MAX when none.
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred = 0) const;
   const VkPhysicalDeviceMemoryProperties& memory() const { return memory_; }
+  MemoryMode memory_mode() const { return memory_mode_; }
+  // maxComputeWorkGroupCount[axis], or the smaller count forced for testing by
+  // GRAPHGRAD_VULKAN_MAX_GROUPS=<n> (n >= 1; testing only): the backend then
+  // behaves as if the device allowed n groups along each axis, so that the
+  // 2-D grids (flat_index in shaders/eltwise_prelude.glsl, grid() in the
+  // kernels) and the grid-stride loops run on small tensors; a dispatch over
+  // the limit is a BackendError (recorder.cpp).
+  uint32_t max_groups(int axis) const;
   // Validation messages of severity error seen so far (GRAPHGRAD_VULKAN_VALIDATION=1).
   static int validation_errors();
 
@@ -59,6 +80,8 @@ class Context {
   DeviceInfo info_;
   VkPhysicalDeviceLimits limits_{};
   VkPhysicalDeviceMemoryProperties memory_{};
+  MemoryMode memory_mode_ = MemoryMode::automatic;
+  uint32_t forced_max_groups_ = 0;  // 0: the device's
 };
 
 // Throws BackendError with the call and the VkResult's name unless it succeeded.

@@ -45,7 +45,8 @@ class Recorder {
   virtual void fill(const Slice& s, uint32_t value) = 0;
   // Copies src's bytes into dst (any offsets); a barrier follows.
   virtual void copy(const Slice& src, const Slice& dst) = 0;
-  // The device's maxComputeWorkGroupCount[axis] (>= 65535).
+  // The device's maxComputeWorkGroupCount[axis] (>= 65535), or less when
+  // forced by GRAPHGRAD_VULKAN_MAX_GROUPS (context.h): never assume more.
   virtual uint32_t max_groups(int axis) const = 0;
   // True for GPUs (discrete, integrated, virtual): kernels may pick variants
   // tuned for shared memory; false for CPU implementations such as lavapipe.

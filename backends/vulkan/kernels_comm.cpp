@@ -4,7 +4,9 @@
 // for the device, the host scales them and starts the sum through the
 // Communicator (which runs it while the next command buffer computes), and the
 // wait hands the sum back. bucket_slice copies each gradient's part from the
-// host-visible sum into device memory for the update.
+// host-visible sum into device memory for the update. The executable
+// invalidates the gathered range before the start and flushes the sum after
+// the wait (host-visible memory may be non-coherent: executable.cpp).
 #include <algorithm>
 #include <cstring>
 

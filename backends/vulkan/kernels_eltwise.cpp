@@ -69,7 +69,7 @@ void unary(const KernelArgs& a) {
 
 template <int N>
 Strided<N> strided(const KernelArgs& a, const Shape* const (&in)[N]) {
-  const Strided<N> st(a.node->shape.resolved(a.batch), in);
+  const Strided<N> st(a.node->shape.resolved(a.batch), in, a);
   if (st.rank > kShaderRank)
     throw BackendError("vulkan: " + a.graph->describe(a.node->id) + ": its broadcast needs " + std::to_string(st.rank) +
                        " dimensions after collapsing; the shaders take " + std::to_string(kShaderRank));

@@ -8,6 +8,8 @@
 
 #include <graphgrad/ops/op_table.h>
 
+#include <graphgrad/backends/reduce_plan.h>
+
 #include "kernels.h"
 
 namespace gg::vk {
@@ -25,24 +27,11 @@ static_assert(sizeof(ReducePush) == 32);
 constexpr int64_t kChunk = 1024;
 
 void reduce(const KernelArgs& a) {
-  const Shape xs = a.in_shape(0).resolved(a.batch);
-  const auto& axes = a.node->attrs.ints("axes");
+  ReducePlan plan(a);
   const OpId op = a.node->op->id();
-  struct Run {
-    int64_t size;
-    bool reduced;
-  };
-  Run runs[16];
-  int n = 0;
-  int64_t count = 1;
-  for (int d = 0; d < xs.rank(); ++d) {
-    if (xs[d] == 1) continue;
-    const bool red = std::find(axes.begin(), axes.end(), d) != axes.end();
-    if (red) count *= xs[d];
-    if (n && runs[n - 1].reduced == red) runs[n - 1].size *= xs[d];
-    else runs[n++] = {xs[d], red};
-  }
-  const int64_t total = xs.numel();
+  auto& runs = plan.runs;
+  const int n = plan.n;
+  const int64_t total = plan.total, count = plan.count;
   if (total == 0) return;
   // Passes: per reduced run, ceil(log_kChunk(size)) of them.
   int passes = 0;
@@ -60,9 +49,7 @@ void reduce(const KernelArgs& a) {
   int done = 0;
   for (int g = n - 1; g >= 0; --g) {
     if (!runs[g].reduced) continue;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < g; ++i) outer *= runs[i].size;
-    for (int i = g + 1; i < n; ++i) inner *= runs[i].size;
+    const int64_t outer = plan.outer(g), inner = plan.inner(g);
     while (runs[g].size > 1) {
       const int64_t r = runs[g].size, blocks = (r + kChunk - 1) / kChunk;
       const bool last = ++done == passes;

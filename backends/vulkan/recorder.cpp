@@ -1,0 +1,96 @@
+#include "recorder.h"
+
+#include <algorithm>
+#include <string>
+
+#include <graphgrad/backends/backend.h>
+
+#include "counters.h"
+
+namespace gg::vk {
+
+void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+             VkAccessFlags dst_access) {
+  VkMemoryBarrier b{VK_STRUCTURE_TYPE_MEMORY_BARRIER, nullptr, src_access, dst_access};
+  vkCmdPipelineBarrier(cmd, src, dst, 0, 1, &b, 0, nullptr, 0, nullptr);
+}
+
+void barrier_device_all(VkCommandBuffer cmd) {
+  constexpr VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  barrier(cmd, stages, VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, stages,
+          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
+}
+
+void barrier_to_host(VkCommandBuffer cmd) {
+  barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+          VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
+}
+
+void CommandRecorder::dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push,
+                               uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+  if (bindings.size() > kBindings) throw BackendError("vulkan: shader " + std::string(shader) + " binds too many buffers");
+  const uint32_t groups[3] = {gx, gy, gz};
+  for (int axis = 0; axis < 3; ++axis)  // over the limit is undefined behaviour on a device; here an error
+    if (groups[axis] > max_groups(axis))
+      throw BackendError("vulkan: shader " + std::string(shader) + " dispatches " + std::to_string(groups[axis]) +
+                         " workgroups along axis " + std::to_string(axis) + ", more than the device's " +
+                         std::to_string(max_groups(axis)) + " (maxComputeWorkGroupCount)");
+  if (gx == max_groups(0) && (gy > 1 || gz > 1)) ++counters().spilled_grids;
+  VkDescriptorSetLayout layout = pipes_.set_layout();
+  VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  ai.descriptorPool = pool_;
+  ai.descriptorSetCount = 1;
+  ai.pSetLayouts = &layout;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  check(vkAllocateDescriptorSets(ctx_.device(), &ai, &set), "vkAllocateDescriptorSets");
+  VkDescriptorBufferInfo infos[kBindings];
+  VkWriteDescriptorSet writes[kBindings];
+  for (uint32_t i = 0; i < kBindings; ++i) {
+    const Slice& s = i < bindings.size() ? bindings[i] : dummy_;  // unused bindings still get a valid buffer
+    if (s.buffer == VK_NULL_HANDLE) throw BackendError("vulkan: shader " + std::string(shader) + ": binding " + std::to_string(i) + " has no buffer");
+    infos[i] = {s.buffer, s.offset, std::max<VkDeviceSize>(s.bytes, 4)};
+    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, set, i, 0, 1, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, nullptr, &infos[i], nullptr};
+  }
+  vkUpdateDescriptorSets(ctx_.device(), kBindings, writes, 0, nullptr);
+  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipes_.get(shader));
+  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipes_.layout(), 0, 1, &set, 0, nullptr);
+  if (push_bytes) vkCmdPushConstants(cmd_, pipes_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+  vkCmdDispatch(cmd_, gx, gy, gz);
+  // Before whatever comes next, a dispatch or a copy (a kernel's copy(), a host step's gather).
+  barrier_device_all(cmd_);
+}
+
+void CommandRecorder::copy(const Slice& src, const Slice& dst) {
+  const VkBufferCopy region{src.offset, dst.offset, std::min(src.bytes, dst.bytes)};
+  vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+  barrier_device_all(cmd_);
+}
+
+void CommandRecorder::fill(const Slice& s, uint32_t value) {
+  vkCmdFillBuffer(cmd_, s.buffer, s.offset, (s.bytes + 3) / 4 * 4, value);
+  barrier_device_all(cmd_);
+}
+
+OneTimeCommands::OneTimeCommands(Context& ctx, VkCommandPool pool) : ctx_(ctx), pool_(pool) {
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  check(vkAllocateCommandBuffers(ctx_.device(), &ai, &cmd_), "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  check(vkBeginCommandBuffer(cmd_, &bi), "vkBeginCommandBuffer");
+}
+
+OneTimeCommands::~OneTimeCommands() { vkFreeCommandBuffers(ctx_.device(), pool_, 1, &cmd_); }
+
+void OneTimeCommands::submit(const char* what) {
+  check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd_;
+  check(vkQueueSubmit(ctx_.queue(), 1, &si, VK_NULL_HANDLE), (std::string("vkQueueSubmit (") + what + ")").c_str());
+  check(vkQueueWaitIdle(ctx_.queue()), (std::string("vkQueueWaitIdle (") + what + ")").c_str());
+}
+
+}  // namespace gg::vk

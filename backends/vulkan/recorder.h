@@ -1,0 +1,60 @@
+// Recording into command buffers: the kernels' Recorder (dispatches, fills,
+// copies, each followed by a barrier), the memory barriers the executable and
+// the transfers place between the device's and the host's accesses, and a
+// one-time command buffer submitted and waited for (variable transfers).
+#pragma once
+#include "context.h"
+#include "kernels.h"
+#include "pipelines.h"
+
+namespace gg::vk {
+
+void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags src_access, VkPipelineStageFlags dst,
+             VkAccessFlags dst_access);
+// Everything the device wrote before (shaders, copies, fills) -> everything it
+// does next; also orders this submission after earlier ones' reads (WAR).
+void barrier_device_all(VkCommandBuffer cmd);
+// The device's writes (shaders, copies) -> the host's reads after a fence wait.
+void barrier_to_host(VkCommandBuffer cmd);
+
+// Records dispatches into one command buffer, each with its own descriptor set.
+class CommandRecorder final : public Recorder {
+ public:
+  CommandRecorder(Context& ctx, Pipelines& pipes, VkCommandBuffer cmd, VkDescriptorPool pool, Slice dummy)
+      : ctx_(ctx), pipes_(pipes), cmd_(cmd), pool_(pool), dummy_(dummy) {}
+
+  void dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push, uint32_t push_bytes,
+                uint32_t gx, uint32_t gy, uint32_t gz) override;
+  void copy(const Slice& src, const Slice& dst) override;
+  void fill(const Slice& s, uint32_t value) override;
+  uint32_t max_groups(int axis) const override { return ctx_.max_groups(axis); }
+  bool gpu() const override { return ctx_.info().type != "cpu"; }
+  // A step with host work is recorded into several command buffers.
+  void set_command_buffer(VkCommandBuffer cmd) { cmd_ = cmd; }
+
+ private:
+  Context& ctx_;
+  Pipelines& pipes_;
+  VkCommandBuffer cmd_;
+  VkDescriptorPool pool_;
+  Slice dummy_;
+};
+
+// A primary command buffer from `pool`, begun for one submission; submit()
+// ends it, runs it and waits for the queue; the destructor frees it.
+class OneTimeCommands {
+ public:
+  OneTimeCommands(Context& ctx, VkCommandPool pool);
+  ~OneTimeCommands();
+  OneTimeCommands(const OneTimeCommands&) = delete;
+  OneTimeCommands& operator=(const OneTimeCommands&) = delete;
+  VkCommandBuffer cmd() const { return cmd_; }
+  void submit(const char* what);
+
+ private:
+  Context& ctx_;
+  VkCommandPool pool_;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+};
+
+}  // namespace gg::vk
