@@ -27,7 +27,8 @@ OnnxSupport onnx_support(OpId op) {
   if (const ops::UnaryInfo* u = ops::unary_info(op); u && u->onnx.empty()) {
     // No single ONNX operator: the ones emit_unary_special() writes as a subgraph.
     switch (op) {
-      case id::square: case id::gelu: case id::gelu_tanh: case id::softplus: case id::clip: return {true, {}};
+      case id::square: case id::gelu: case id::gelu_tanh: case id::silu: case id::softplus: case id::clip:
+        return {true, {}};
       default: return {false, "not classified for ONNX export: eltwise.def gives no operator and onnx_ops.cpp writes no subgraph"};
     }
   }
@@ -86,6 +87,10 @@ void emit_unary_special(Builder& b, const Node& n, const std::string& x) {
       b.node("Mul", n, {n.name + "/x(1+tanh)", b.scalar(n, "/half", 0.5f)});
       return;
     }
+    case id::silu:  // x sigmoid(x); opset 13 has no SiLU
+      b.node("Sigmoid", n, {x}, "/sigmoid");
+      b.node("Mul", n, {x, n.name + "/sigmoid"});
+      return;
     case id::softplus: {  // ONNX's Softplus has no beta or threshold: x where beta x > threshold, else softplus(beta x) / beta
       b.node("Mul", n, {x, b.scalar(n, "/beta", p0)}, "/bx");
       b.node("Softplus", n, {n.name + "/bx"}, "/sp");
