@@ -169,8 +169,9 @@ std::vector<Case> cases() {
   using Reduce = NodeId (*)(Graph&, NodeId, std::vector<int>, bool, const std::string&);
   const std::pair<const char*, Reduce> reductions[] = {
       {"reduce_sum", ops::reduce_sum}, {"reduce_mean", ops::reduce_mean}, {"reduce_max", ops::reduce_max}};
-  for (auto [n, f] : reductions) {
-    const std::string name(n);
+  for (const auto& reduction : reductions) {
+    const std::string name(reduction.first);
+    const Reduce f = reduction.second;  // not a structured binding: clang 14 cannot capture one
     out.push_back({name + "_axis1_keep", batched({3, 5}), -2, 2, [f](Ctx& c) { return f(c.g, c.x, {1}, true, {}); }});
     out.push_back({name + "_axis1_drop", batched({3, 5}), -2, 2, [f](Ctx& c) { return f(c.g, c.x, {1}, false, {}); }});
     out.push_back({name + "_all", batched({3, 5}), -2, 2, [f](Ctx& c) { return f(c.g, c.x, {}, false, {}); }});

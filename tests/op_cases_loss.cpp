@@ -187,7 +187,10 @@ TEST_CASE("parity nll_loss: a bad label is a BackendError naming the node, forwa
   for (const int32_t bad : {4, -1}) {
     const int32_t lab[2] = {1, bad};  // outside [0, 4)
     for (const std::string& name : backends)
-      for (const auto& [target, node_name] : {std::pair{loss, std::string("the_nll")}, std::pair{dlp, grad_name}}) {
+      for (const auto& case_ : {std::pair{loss, std::string("the_nll")}, std::pair{dlp, grad_name}}) {
+        // Not a structured binding: doctest's CAPTURE is a lambda, and clang 14 cannot capture one.
+        const NodeId target = case_.first;
+        const std::string& node_name = case_.second;
         CAPTURE(name);
         CAPTURE(bad);
         CAPTURE(node_name);
