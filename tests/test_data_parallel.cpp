@@ -17,36 +17,11 @@
 #include <graphgrad/ops/data_parallel.h>
 #include <graphgrad/ops/ops.h>
 
+#include "mirrored_pair.h"
+
 using namespace gg;
 
 namespace {
-
-// Rank 0 of 2, where rank 1 always contributes what rank 0 does: every sum doubles.
-class MirroredPair final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  std::string describe() const override { return "mirrored pair (test)"; }
-  void allreduce_sum(std::span<float> d) override { for (float& x : d) x *= 2; }
-  void allreduce_sum(std::span<double> d) override { for (double& x : d) x *= 2; }
-  void broadcast(std::span<std::byte>, int) override {}
-  void barrier() override {}
-  void start_allreduce(int tag, std::span<float> d) override {
-    REQUIRE(!started.count(tag));
-    started[tag] = d;
-    events.push_back("start " + std::to_string(tag));
-  }
-  void wait(int tag) override {
-    REQUIRE(started.count(tag));
-    for (float& x : started[tag]) x *= 2;
-    started.erase(tag);
-    events.push_back("wait " + std::to_string(tag));
-  }
-  [[noreturn]] void abort(int code) override { FAIL("abort(" << code << ")"); std::abort(); }
-
-  std::map<int, std::span<float>> started;
-  std::vector<std::string> events;
-};
 
 struct Mlp {
   Graph g{3};
@@ -117,7 +92,7 @@ TEST_CASE("the CPU backend runs the all-reduce nodes through the communicator: w
   const NodeId weight = m.g.placeholder("grad_weight", Shape{1});
   const auto summed = ops::allreduce_gradients(m.g, m.grads, weight, {.bucket_bytes = 68 * 4});
   const auto averaged = ops::allreduce_gradients(m.g, m.grads, kNoNode, {.bucket_bytes = 1 << 20});
-  auto comm = std::make_shared<MirroredPair>();
+  auto comm = std::make_shared<test::MirroredPair>();
   auto backend = make_backend("cpu", m.g, {.threads = 1, .comm = comm});
   std::vector<NodeId> targets = m.grads;
   targets.insert(targets.end(), summed.begin(), summed.end());

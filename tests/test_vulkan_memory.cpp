@@ -28,6 +28,7 @@
 #include <graphgrad/ops/ops.h>
 #include <graphgrad/ops/optimizers.h>
 
+#include "mirrored_pair.h"
 #include "parity.h"
 #include "vulkan/counters.h"
 
@@ -74,28 +75,6 @@ bool vulkan_or_skip() {
   return false;
 }
 
-// Rank 0 of 2 whose partner holds the same values: every all-reduce doubles
-// (in wait(), as a real asynchronous one completes there).
-class MirroredPair final : public Communicator {
- public:
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  std::string describe() const override { return "mirrored pair (test)"; }
-  void allreduce_sum(std::span<float> d) override { for (float& x : d) x *= 2; }
-  void allreduce_sum(std::span<double> d) override { for (double& x : d) x *= 2; }
-  void broadcast(std::span<std::byte>, int) override {}
-  void barrier() override {}
-  void start_allreduce(int tag, std::span<float> d) override { started_[tag] = d; }
-  void wait(int tag) override {
-    for (float& x : started_.at(tag)) x *= 2;
-    started_.erase(tag);
-  }
-  [[noreturn]] void abort(int code) override { std::abort(); }
-
- private:
-  std::map<int, std::span<float>> started_;
-};
-
 void check_close(const std::string& what, const Shape& shape, const std::vector<float>& got, const std::vector<float>& want,
                  const test::Tolerance& tol) {
   const test::Comparison c = test::compare(what, shape, got, want, tol);
@@ -123,8 +102,8 @@ void train_and_compare() {
   targets.push_back(loss);
   targets.insert(targets.end(), reduced.begin(), reduced.end());
 
-  std::unique_ptr<Backend> be[2] = {make_backend("cpu", g, {.threads = 1, .comm = std::make_shared<MirroredPair>()}),
-                                    make_backend("vulkan", g, {.comm = std::make_shared<MirroredPair>()})};
+  std::unique_ptr<Backend> be[2] = {make_backend("cpu", g, {.threads = 1, .comm = std::make_shared<test::MirroredPair>()}),
+                                    make_backend("vulkan", g, {.comm = std::make_shared<test::MirroredPair>()})};
   std::unique_ptr<Executable> exe[2] = {be[0]->compile(targets, 5), be[1]->compile(targets, 5)};
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> uni(-1, 1);
