@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <graphgrad/backends/backend.h>
 #include <graphgrad/ops/op_table.h>
 
 namespace gg {
@@ -31,6 +32,16 @@ class KernelRegistry {
     std::lock_guard lock(mutex_);
     user_.push_back(e);
     put(user_.back());
+  }
+  // The start-up check: throws a BackendError naming the built-in ops this
+  // backend has no kernel for (a build that forgot one refuses to run, rather
+  // than fail at the first graph that uses the op).
+  void require_complete(const char* backend) const {
+    std::string names;
+    for (OpId op : missing()) names += (names.empty() ? "" : ", ") + std::string(ops::op_info(op).name);
+    if (!names.empty())
+      throw BackendError(std::string(backend) + ": this build has no kernel for the built-in op(s) " + names +
+                         " (every op of ops/op_table.h needs one on every backend)");
   }
   // Built-in compute ops with no kernel here.
   std::vector<OpId> missing() const {

@@ -322,6 +322,7 @@ std::vector<OpId> missing_kernels() { return registry().missing(); }
 void add_kernel(const KernelEntry& e) { registry().add(e); }
 
 std::unique_ptr<Backend> make_cpu_backend(const Graph& graph, const BackendOptions& options) {
+  registry().require_complete("cpu");
   return std::make_unique<CpuBackend>(graph, options);
 }
 

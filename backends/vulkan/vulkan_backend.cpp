@@ -25,6 +25,7 @@ std::vector<OpId> missing_kernels() { return registry().missing(); }
 void add_kernel(const KernelEntry& e) { registry().add(e); }
 
 std::unique_ptr<Backend> make_vulkan_backend(const Graph& graph, const BackendOptions& options) {
+  registry().require_complete("vulkan");
   return std::make_unique<VulkanBackend>(graph, options);
 }
 
