@@ -1,5 +1,5 @@
-// The element-wise kernels outside eltwise.def: dropout and gradient
-// accumulation; reshape aliases its input.
+// The element-wise kernels outside eltwise.def: dropout; reshape aliases its
+// input. (Gradient accumulation runs add's kernel: kernels_eltwise.cpp.)
 #include <algorithm>
 #include <bit>
 
@@ -17,16 +17,6 @@ constexpr int64_t kGrain = 16384;  // elements per thread below which splitting 
 // branch, so GCC vectorises it: through the captured KernelArgs the compiler
 // must assume each store may change the pointers (out may alias an input),
 // and a branch on the sign of the data mispredicts half the time.
-
-// Gradient accumulation: two values of one shape.
-void accumulate(const KernelArgs& a) {
-  const float* x = a.input(0);
-  const float* y = a.input(1);
-  float* out = a.out;
-  a.pool->parallel_for(a.out_numel(), [x, y, out](int64_t b, int64_t e, int) {
-    for (int64_t i = b; i < e; ++i) out[i] = x[i] + y[i];
-  }, kGrain);
-}
 
 // inputs: x, step [1] i32, sample_base [1] i32. Element j of item n has the
 // global index (sample_base + n) * per_item + j.
@@ -50,7 +40,6 @@ void dropout(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {ops::id::accumulate, accumulate, nullptr, true},
     {ops::id::dropout, dropout, nullptr, true},
     {ops::id::reshape, nullptr, nullptr},
 };

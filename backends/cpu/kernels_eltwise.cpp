@@ -147,6 +147,8 @@ void broadcast_to(const KernelArgs& a) {
 const KernelEntry kEntries[] = {
 #include <graphgrad/ops/eltwise.def>
     {ops::id::broadcast_to, broadcast_to, nullptr, false},
+    // Gradient accumulation is add of two equal shapes, so it may overwrite input 0.
+    {ops::id::accumulate, binary_forward<em::add_fn>, nullptr, true},
 };
 #undef GG_UNARY
 #undef GG_UNARY_P

@@ -1,5 +1,6 @@
-// Element-wise kernels: relu, relu_backward and add (eltwise.comp, an op code
-// in the push constants), dropout (dropout.comp); reshape aliases its input.
+// The element-wise kernels outside eltwise.def: dropout (dropout.comp);
+// reshape aliases its input. (Gradient accumulation runs binary_add:
+// kernels_eltwise.cpp.)
 #include <string>
 
 #include <graphgrad/backends/backend.h>
@@ -12,13 +13,6 @@
 namespace gg::vk {
 namespace {
 
-// Mirrors the push constants of shaders/eltwise.comp.
-struct EltwisePush {
-  uint32_t count, op;
-};
-static_assert(sizeof(EltwisePush) == 8);
-enum : uint32_t { kRelu = 0, kReluBackward = 1, kAdd = 2 };
-
 // Mirrors shaders/dropout.comp.
 struct DropoutPush {
   uint32_t count, per_item, seed, threshold;
@@ -26,14 +20,6 @@ struct DropoutPush {
 };
 static_assert(sizeof(DropoutPush) == 20);
 
-
-void eltwise(const KernelArgs& a, const Slice& x, const Slice& y, uint32_t op) {
-  const EltwisePush p{u32(a, a.out_numel()), op};
-  if (p.count == 0) return;
-  a.rec->dispatch("eltwise", {x, y, a.out}, p, groups_for(p.count, 256, *a.rec));
-}
-
-void accumulate(const KernelArgs& a) { eltwise(a, a.in[0], a.in[1], kAdd); }
 
 // inputs: x, step [1] i32, sample_base [1] i32. The key and the global indices
 // are formed on the device from the step and sample_base buffers, which
@@ -51,7 +37,6 @@ void dropout(const KernelArgs& a) {
 }
 
 const KernelEntry kEntries[] = {
-    {ops::id::accumulate, accumulate, nullptr, nullptr},
     {ops::id::dropout, dropout, nullptr, nullptr},
     {ops::id::reshape, nullptr, nullptr, nullptr},
 };

@@ -76,8 +76,9 @@ Strided<N> strided(const KernelArgs& a, const Shape* const (&in)[N]) {
   return st;
 }
 
-// Forward inputs: a, b. Backward: dy, a, b, y (attribute side).
-void binary(const KernelArgs& a) {
+// Forward inputs: a, b. Backward: dy, a, b, y (attribute side). `shader`:
+// the op's own variant, unless given.
+void binary_as(const KernelArgs& a, const std::string& shader) {
   const uint32_t count = u32(a, a.out_numel());
   if (count == 0) return;
   const bool backward = a.node->inputs.size() == 4;
@@ -95,8 +96,11 @@ void binary(const KernelArgs& a) {
   }
   const Slice& dy = backward ? a.in[0] : a.in[ia];
   const Slice& y = backward ? a.in[3] : a.in[ia];
-  a.rec->dispatch(shader_of(a, "binary"), {a.in[ia], a.in[ia + 1], dy, y, a.out}, p, g.gx, g.gy);
+  a.rec->dispatch(shader, {a.in[ia], a.in[ia + 1], dy, y, a.out}, p, g.gx, g.gy);
 }
+void binary(const KernelArgs& a) { binary_as(a, shader_of(a, "binary")); }
+// Gradient accumulation: add of two equal shapes.
+void accumulate(const KernelArgs& a) { binary_as(a, "binary_add"); }
 
 void broadcast_to(const KernelArgs& a) {
   const uint32_t count = u32(a, a.out_numel());
@@ -121,6 +125,7 @@ void broadcast_to(const KernelArgs& a) {
 const KernelEntry kEntries[] = {
 #include <graphgrad/ops/eltwise.def>
     {ops::id::broadcast_to, broadcast_to},
+    {ops::id::accumulate, accumulate},
 };
 #undef GG_UNARY
 #undef GG_UNARY_P
