@@ -46,7 +46,7 @@ OnnxSupport onnx_support(OpId op) {
     case id::softmax_cross_entropy: case id::softmax_cross_entropy_soft: case id::bce_with_logits: case id::nll_loss:
     case id::accuracy:
       return {false, "a training loss or metric, which needs the labels: export the inference graph up to the model's output"};
-    case id::adam_update: case id::sgd_update:
+    case id::adam_update: case id::sgd_update: case id::rmsprop_update:
       return {false, "an optimizer update: export the inference graph"};
     case id::allreduce_start: case id::allreduce_wait: case id::bucket_slice:
       return {false, "a data-parallel all-reduce: export a single-process inference graph"};

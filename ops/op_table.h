@@ -70,8 +70,9 @@ enum class OpKind : uint8_t { leaf, unary, binary, reduction, shape, nn, loss, u
   X(reduce_max, reduction, 1, 1)
 
 #define GG_OPS_UPDATE(X)         \
-  X(adam_update, update, 4, 5)   \
-  X(sgd_update, update, 2, 3)    \
+  X(adam_update, update, 5, 6)   \
+  X(sgd_update, update, 3, 4)    \
+  X(rmsprop_update, update, 3, 6) \
   X(allreduce_start, comm, 1, 64) \
   X(allreduce_wait, comm, 1, 1)  \
   X(bucket_slice, comm, 1, 1)

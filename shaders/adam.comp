@@ -3,6 +3,8 @@
 //   m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g*g;  p -= lr_t * m / (sqrt(v) + eps)
 // with lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t) and t = step + 1 read from the
 // i32 step buffer here, on the device (the command buffer is recorded once).
+// lr is the push constant times lr_scale, also read on the device (1 when the
+// node has none); weight decay first: p -= p * wd_lr * lr_scale.
 layout(local_size_x = 256) in;
 
 layout(std430, set = 0, binding = 0) buffer BufP { float param[]; };
@@ -10,11 +12,14 @@ layout(std430, set = 0, binding = 1) readonly buffer BufG { float grad[]; };
 layout(std430, set = 0, binding = 2) buffer BufM { float m[]; };
 layout(std430, set = 0, binding = 3) buffer BufV { float v[]; };
 layout(std430, set = 0, binding = 4) readonly buffer BufStep { int step; };
+layout(std430, set = 0, binding = 5) readonly buffer BufScale { float lr_scale; };
 
 layout(push_constant) uniform Push {
   uint count;
   float lr, beta1, beta2, epsilon;
   float log_beta1, log_beta2;  // natural logs, from the host in double (-inf for beta 0)
+  float wd_lr;                  // weight_decay * lr, from the host in double
+  uint has_scale;               // binding 5 holds lr_scale
 } p;
 
 // 1 - beta^t = -expm1(t * log(beta)). Without float64 on the device, pow()
@@ -31,7 +36,9 @@ float one_minus_pow(float log_beta, float t) {
 
 void main() {
   const float t = float(step) + 1.0;
-  const float lr_t = p.lr * sqrt(one_minus_pow(p.log_beta2, t)) / one_minus_pow(p.log_beta1, t);
+  const float scale = p.has_scale != 0 ? lr_scale : 1.0;
+  const float lr_t = p.lr * scale * sqrt(one_minus_pow(p.log_beta2, t)) / one_minus_pow(p.log_beta1, t);
+  const float wd_lr = p.wd_lr * scale;
   const float b1 = p.beta1, b2 = p.beta2;
   for (uint i = gl_GlobalInvocationID.x; i < p.count; i += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
     const float g = grad[i];
@@ -39,6 +46,8 @@ void main() {
     const float vi = b2 * v[i] + (1.0 - b2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] -= lr_t * mi / (sqrt(vi) + p.epsilon);
+    // Skipped at 0, where p - p * 0 would turn -0 into +0 and inf into NaN.
+    const float pi = wd_lr != 0.0 ? param[i] - param[i] * wd_lr : param[i];
+    param[i] = pi - lr_t * mi / (sqrt(vi) + p.epsilon);
   }
 }

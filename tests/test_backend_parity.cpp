@@ -26,7 +26,8 @@
 //     whose im2col rows are 288 long and whose weight gradient sums over
 //     N*24*24 pixels): the error of a K-term f32 dot product in another order
 //     grows like sqrt(K) * 2^-24 relative, 1e-5..1e-6 relative for these K.
-//   Optimizers (3 steps, step fed 0, 1, 2): parameters and slots NMSE 1e-7;
+//   Optimizers (Adam, AdamW, SGD, RMSprop; 3 steps, step fed 0, 1, 2, lr_scale
+//     1, 0.5, 0.1 where fed): parameters and slots NMSE 1e-7;
 //     the parameter's change over the 3 steps NMSE 1e-5, since a 1-ulp
 //     difference in p (~1e-7) is 1e-4 of Adam's ~1e-3 step.
 //   Training (make_mnist_cnn(0), Adam, 3 steps of 32): initial parameters
@@ -41,6 +42,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -477,8 +479,17 @@ TEST_CASE("parity a small MLP's loss and every gradient (many nodes, buffer reus
   expect_parity(c);
 }
 
-TEST_CASE("parity adam_update: 3 steps, parameters and both slots") {
-  if (!backend_or_skip()) return;
+// Builds one optimizer's updates over params and grads (step: Adam's i32
+// feed; lr_scale: kNoNode or the f32 [1] placeholder).
+using UpdateBuilder = std::function<std::vector<NodeId>(Graph&, const std::vector<NodeId>& params,
+                                                        const std::vector<NodeId>& grads, NodeId step, NodeId lr_scale)>;
+
+// Three steps of the updates on both backends from the same initial values
+// and feeds (step 0, 1, 2; with_scale: lr_scale 1, 0.5, 0.1), comparing every
+// parameter and slot after each step, and each parameter's change from its
+// initial value (see the tolerances above).
+void expect_update_parity(const UpdateBuilder& build, bool uses_step, bool with_scale, uint64_t seed) {
+  CAPTURE(with_scale);
   Graph g(3);
   const std::vector<Shape> shapes{Shape{5, 7}, Shape{33}, Shape{2, 3, 3, 3}};
   std::vector<NodeId> params, grads;
@@ -486,9 +497,9 @@ TEST_CASE("parity adam_update: 3 steps, parameters and both slots") {
     params.push_back(g.parameter("p" + std::to_string(i), shapes[i], Init::uniform(-1, 1)));
     grads.push_back(g.placeholder("g" + std::to_string(i), shapes[i]));
   }
-  const NodeId step = g.placeholder("step", Shape{1}, DType::i32);
-  const ops::AdamConfig cfg{0.01, 0.9, 0.999, 1e-7};
-  const std::vector<NodeId> updates = ops::adam(g, params, grads, step, cfg);
+  const NodeId step = uses_step ? g.placeholder("step", Shape{1}, DType::i32) : kNoNode;
+  const NodeId lr_scale = with_scale ? g.placeholder("lr_scale", Shape{1}) : kNoNode;
+  const std::vector<NodeId> updates = build(g, params, grads, step, lr_scale);
 
   auto ref = make_backend(kReference, g, BackendOptions{2, {}});
   auto dut = make_backend(kBackend, g, BackendOptions{2, {}});
@@ -503,8 +514,9 @@ TEST_CASE("parity adam_update: 3 steps, parameters and both slots") {
     INFO(c.message());
     CHECK(c.ok);
   }
-  std::mt19937_64 rng(17);
+  std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> uni(-1, 1);
+  const float scales[3] = {1.0f, 0.5f, 0.1f};
   for (int32_t s = 0; s < 3; ++s) {
     CAPTURE(s);
     std::vector<std::vector<float>> gv;
@@ -514,18 +526,18 @@ TEST_CASE("parity adam_update: 3 steps, parameters and both slots") {
       for (float& x : gv.back()) x = uni(rng) * (i == 1 ? 1e-3f : 1.0f);  // one with small gradients
       feeds.push_back({grads[i], shapes[i], DType::f32, gv.back().data()});
     }
-    feeds.push_back({step, Shape{1}, DType::i32, &s});
+    if (uses_step) feeds.push_back({step, Shape{1}, DType::i32, &s});
+    if (with_scale) feeds.push_back({lr_scale, Shape{1}, DType::f32, &scales[s]});
     ref_exe->run(feeds);
     dut_exe->run(feeds);
     dut->synchronize();
+    for (const NodeId v : g.variables()) {
+      const auto c = test::compare(g.describe(v) + " after step " + std::to_string(s), g.node(v).shape,
+                                   test::read_variable(*dut, v), test::read_variable(*ref, v), kDefault);
+      INFO(c.message());
+      CHECK(c.ok);
+    }
     for (size_t i = 0; i < params.size(); ++i) {
-      const std::string pn = g.node(params[i]).name;
-      for (NodeId v : {params[i], g.at(pn + "/adam_m"), g.at(pn + "/adam_v")}) {
-        const auto c = test::compare(g.describe(v) + " after step " + std::to_string(s), g.node(v).shape,
-                                     test::read_variable(*dut, v), test::read_variable(*ref, v), kDefault);
-        INFO(c.message());
-        CHECK(c.ok);
-      }
       std::vector<float> da = test::read_variable(*dut, params[i]), db = test::read_variable(*ref, params[i]);
       for (size_t k = 0; k < da.size(); ++k) da[k] -= initial[i][k], db[k] -= initial[i][k];
       const auto c = test::compare("change of " + g.describe(params[i]) + " after step " + std::to_string(s),
@@ -536,47 +548,51 @@ TEST_CASE("parity adam_update: 3 steps, parameters and both slots") {
   }
 }
 
-TEST_CASE("parity sgd_update: plain, momentum and nesterov, 3 steps") {
+TEST_CASE("parity adam_update: 3 steps, parameters and both slots; AdamW with a fed lr_scale") {
+  if (!backend_or_skip()) return;
+  expect_update_parity(
+      [](Graph& g, const auto& params, const auto& grads, NodeId step, NodeId scale) {
+        return ops::adam(g, params, grads, step, ops::AdamConfig{0.01, 0.9, 0.999, 1e-7}, scale);
+      },
+      true, false, 17);
+  expect_update_parity(
+      [](Graph& g, const auto& params, const auto& grads, NodeId step, NodeId scale) {
+        return ops::adamw(g, params, grads, step, {.lr = 0.01, .weight_decay = 0.05}, scale);
+      },
+      true, true, 18);
+}
+
+TEST_CASE("parity sgd_update: plain, momentum and nesterov, weight decay, lr_scale, 3 steps") {
   if (!backend_or_skip()) return;
   for (const ops::SgdConfig cfg : {ops::SgdConfig{0.1, 0.0, false}, ops::SgdConfig{0.05, 0.9, false},
-                                   ops::SgdConfig{0.05, 0.9, true}}) {
+                                   ops::SgdConfig{0.05, 0.9, true}, ops::SgdConfig{0.05, 0.9, true, 0.1}}) {
     CAPTURE(cfg.momentum);
     CAPTURE(cfg.nesterov);
-    Graph g(4);
-    const std::vector<Shape> shapes{Shape{6, 5}, Shape{17}};
-    std::vector<NodeId> params, grads;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      params.push_back(g.parameter("p" + std::to_string(i), shapes[i], Init::uniform(-1, 1)));
-      grads.push_back(g.placeholder("g" + std::to_string(i), shapes[i]));
-    }
-    const NodeId step = g.placeholder("step", Shape{1}, DType::i32);  // unused by SGD; fed like fit() does
-    (void)step;
-    const std::vector<NodeId> updates = ops::sgd(g, params, grads, cfg);
-    auto ref = make_backend(kReference, g, BackendOptions{2, {}});
-    auto dut = make_backend(kBackend, g, BackendOptions{2, {}});
-    auto ref_exe = ref->compile(updates, 1);
-    auto dut_exe = dut->compile(updates, 1);
-    std::mt19937_64 rng(23);
-    std::uniform_real_distribution<float> uni(-1, 1);
-    for (int32_t s = 0; s < 3; ++s) {
-      CAPTURE(s);
-      std::vector<std::vector<float>> gv;
-      std::vector<Feed> feeds;
-      for (size_t i = 0; i < params.size(); ++i) {
-        gv.emplace_back(static_cast<size_t>(shapes[i].numel()));
-        for (float& x : gv.back()) x = uni(rng);
-        feeds.push_back({grads[i], shapes[i], DType::f32, gv.back().data()});
-      }
-      ref_exe->run(feeds);
-      dut_exe->run(feeds);
-      dut->synchronize();
-      for (const NodeId v : g.variables()) {
-        const auto c = test::compare(g.describe(v) + " after step " + std::to_string(s), g.node(v).shape,
-                                     test::read_variable(*dut, v), test::read_variable(*ref, v), kDefault);
-        INFO(c.message());
-        CHECK(c.ok);
-      }
-    }
+    CAPTURE(cfg.weight_decay);
+    for (const bool with_scale : {false, true})
+      expect_update_parity(
+          [cfg](Graph& g, const auto& params, const auto& grads, NodeId, NodeId scale) {
+            return ops::sgd(g, params, grads, cfg, scale);
+          },
+          false, with_scale, 23);
+  }
+}
+
+TEST_CASE("parity rmsprop_update: plain, momentum, centered, weight decay, lr_scale, 3 steps") {
+  if (!backend_or_skip()) return;
+  for (const ops::RmspropConfig cfg :
+       {ops::RmspropConfig{}, ops::RmspropConfig{.lr = 0.01, .momentum = 0.9},
+        ops::RmspropConfig{.lr = 0.01, .centered = true},
+        ops::RmspropConfig{.lr = 0.01, .rho = 0.8, .momentum = 0.5, .centered = true, .weight_decay = 0.1}}) {
+    CAPTURE(cfg.momentum);
+    CAPTURE(cfg.centered);
+    CAPTURE(cfg.weight_decay);
+    for (const bool with_scale : {false, true})
+      expect_update_parity(
+          [cfg](Graph& g, const auto& params, const auto& grads, NodeId, NodeId scale) {
+            return ops::rmsprop(g, params, grads, cfg, scale);
+          },
+          false, with_scale, 29);
   }
 }
 
