@@ -24,6 +24,8 @@ namespace {
 const std::map<OpId, const char*> kNoParityCase = {
     {ops::id::adam_update, "updates run over several steps: 'parity adam_update' in test_backend_parity.cpp"},
     {ops::id::sgd_update, "updates run over several steps: 'parity sgd_update' in test_backend_parity.cpp"},
+    {ops::id::batch_norm_moving_update,
+     "updates run over several steps: 'batch_norm_moving_update: 3 steps' in op_cases_batch_norm.cpp, on every backend"},
     {ops::id::allreduce_start, "needs ranks: the mpi_parity_vulkan test"},
     {ops::id::allreduce_wait, "needs ranks: the mpi_parity_vulkan test"},
     {ops::id::bucket_slice, "needs ranks: the mpi_parity_vulkan test"},
@@ -32,6 +34,7 @@ const std::map<OpId, const char*> kNoGradCheck = {
     {ops::id::accuracy, "not differentiable"},
     {ops::id::adam_update, "an update, not differentiable"},
     {ops::id::sgd_update, "an update, not differentiable"},
+    {ops::id::batch_norm_moving_update, "an update, not differentiable"},
     {ops::id::allreduce_start, "added after autodiff by the data-parallel pass"},
     {ops::id::allreduce_wait, "added after autodiff by the data-parallel pass"},
     {ops::id::bucket_slice, "added after autodiff by the data-parallel pass"},
