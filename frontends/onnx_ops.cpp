@@ -52,6 +52,15 @@ OnnxSupport onnx_support(OpId op) {
       return {false, "a data-parallel all-reduce: export a single-process inference graph"};
     case id::transpose: case id::concat: case id::slice: case id::avg_pool2d:
       return {true, {}};
+    case id::batch_norm_inference:
+      return {true, {}};
+    case id::batch_norm:
+      return {false, "training-mode batch normalization (the batch's own statistics): export the inference graph, "
+                     "built with batch_norm_inference on the moving statistics"};
+    case id::batch_norm_backward_reduce: case id::batch_norm_backward:
+      return {false, "a gradient op: export the inference graph"};
+    case id::batch_norm_moving_update:
+      return {false, "an update of the moving statistics, a training step: export the inference graph"};
     default:
       return {false, "not classified for ONNX export (frontends/onnx_ops.cpp)"};
   }
@@ -249,6 +258,10 @@ void emit(Builder& b, const Graph& g, const Node& n, Names& names) {
       b.node("Slice", n, {in(0), n.name + "/starts", n.name + "/ends", n.name + "/axes", n.name + "/steps"});
       return;
     }
+    case id::batch_norm_inference:  // inputs x, scale, B, mean, var: ours, in that order
+      Builder::real(b.node("BatchNormalization", n, {in(0), in(1), in(2), in(3), in(4)}), "epsilon",
+                    static_cast<float>(n.attrs.f("epsilon")));
+      return;
     default:
       throw ExportError("onnx export: " + g.describe(n.id) + ": op '" + std::string(n.op->name()) + "' is marked exported but has no mapping");
   }

@@ -41,7 +41,8 @@ enum class OpKind : uint8_t { leaf, unary, binary, reduction, shape, nn, loss, u
   X(softmax_cross_entropy, loss, 2, 2)        \
   X(softmax_cross_entropy_backward, loss, 3, 3) \
   X(accuracy, loss, 2, 2)                     \
-  GG_OPS_NN_MORE(X)
+  GG_OPS_NN_MORE(X)                           \
+  GG_OPS_BATCH_NORM(X)
 
 // Softmax over any axis, the losses, average pooling (filled in by their files).
 #define GG_OPS_NN_MORE(X)                     \
@@ -55,6 +56,15 @@ enum class OpKind : uint8_t { leaf, unary, binary, reduction, shape, nn, loss, u
   X(nll_loss_backward, loss, 3, 3)            \
   X(avg_pool2d, nn, 1, 1)                     \
   X(avg_pool2d_backward, nn, 1, 1)
+
+// Batch normalization (ops/batch_norm.cpp): training and inference forward,
+// the training gradient's two fused ops, the moving statistics' update.
+#define GG_OPS_BATCH_NORM(X)                  \
+  X(batch_norm, nn, 3, 3)                     \
+  X(batch_norm_inference, nn, 5, 5)           \
+  X(batch_norm_backward_reduce, nn, 2, 4)     \
+  X(batch_norm_backward, nn, 4, 4)            \
+  X(batch_norm_moving_update, update, 3, 3)
 
 #define GG_OPS_SHAPE(X)        \
   X(reshape, shape, 1, 1)      \

@@ -173,6 +173,46 @@ NodeId nll_loss_backward(Graph& g, NodeId log_probs, NodeId labels, NodeId dloss
 NodeId mse(Graph& g, NodeId a, NodeId b, const std::string& name = {});
 // --- end of softmax and losses ---
 
+// --- batch normalization (ops/batch_norm.cpp), Keras's BatchNormalization ---
+// x [N,C] (per feature) or [N,C,H,W] (per channel; any rank >= 2 with the
+// channels on axis 1), gamma and beta [C].
+//
+// Training mode: y = (x - mean_b) / sqrt(var_b + epsilon) * gamma + beta, mean_b
+// and var_b the batch's per-channel mean and biased variance over every axis
+// but 1 (as Keras/TF and PyTorch normalize), at the run's actual batch size.
+// Differentiable w.r.t. x, gamma and beta (the full gradient, through the batch
+// statistics). Under data parallelism each rank normalizes by the statistics
+// of its own share of the global batch (Keras without SyncBatchNorm).
+NodeId batch_norm(Graph& g, NodeId x, NodeId gamma, NodeId beta, double epsilon = 1e-3, const std::string& name = {});
+// Inference mode: the same with the given (moving) mean and variance [C].
+// Differentiable w.r.t. x, gamma and beta; mean and variance are statistics
+// (states), never differentiated: asking for their gradient is a GraphError.
+// Exported to ONNX as BatchNormalization.
+NodeId batch_norm_inference(Graph& g, NodeId x, NodeId gamma, NodeId beta, NodeId mean, NodeId variance,
+                            double epsilon = 1e-3, const std::string& name = {});
+// An update node (run with the training step, like the optimizers' updates):
+// computes x's batch mean and biased batch variance per channel and sets
+//   moving = momentum * moving + (1 - momentum) * batch
+// on the states moving_mean and moving_variance (Graph::state, [C]; create
+// the variance with fill 1, as Keras initializes it). Keras 3's formula.
+// Deviation from PyTorch: PyTorch's running_var takes the unbiased (N*H*W - 1
+// denominator) batch variance, and its momentum is Keras's 1 - momentum.
+// Under data parallelism each rank's statistics are its own batch share's, so
+// the ranks' moving statistics drift apart slightly (Keras's mirrored
+// variables average the replicas' on read; nothing here averages them).
+NodeId batch_norm_moving_update(Graph& g, NodeId x, NodeId moving_mean, NodeId moving_variance, double momentum = 0.99,
+                                const std::string& name = {});
+// The training gradient's ops. batch_norm_backward_reduce: one pass over dy and
+// x -> [4,C]: sum(dy * xhat) (dgamma), sum(dy) (dbeta), and the mean and
+// biased variance xhat used: the batch's (mean, variance kNoNode), or the
+// given ones (inference mode). batch_norm_backward: dx of the training mode
+// from dy, x, gamma and that reduction.
+NodeId batch_norm_backward_reduce(Graph& g, NodeId dy, NodeId x, NodeId mean, NodeId variance, double epsilon,
+                                  const std::string& name = {});
+NodeId batch_norm_backward(Graph& g, NodeId dy, NodeId x, NodeId gamma, NodeId reduced, double epsilon,
+                           const std::string& name = {});
+// --- end of batch normalization ---
+
 // Mean over the batch of -log softmax(logits)[label]: logits [N,C] f32, labels
 // [N] i32 -> scalar. Fused and stable (log-sum-exp with the max subtracted).
 NodeId softmax_cross_entropy(Graph& g, NodeId logits, NodeId labels, const std::string& name = {});

@@ -152,6 +152,17 @@ std::vector<Case> cases() {
                    return ops::relu(c.g, ops::dropout(c.g, c.x, step, base, 0.0, 7));
                  }});
 
+  // Inference-mode batch normalization on moving statistics (states: initializers), rank 4 and rank 2.
+  out.push_back({"batch_norm_inference_4d", batched({3, 4, 5}), -2, 2, [](Ctx& c) {
+                   const NodeId mean = c.g.state("moving_mean", Shape{3});
+                   const NodeId var = c.g.state("moving_variance", Shape{3}, 1.7f);
+                   return ops::batch_norm_inference(c.g, c.x, c.param("gamma", Shape{3}), c.param("beta", Shape{3}), mean, var, 0.01);
+                 }});
+  out.push_back({"batch_norm_inference_2d", batched({5}), -2, 2, [](Ctx& c) {
+                   return ops::batch_norm_inference(c.g, c.x, c.param("gamma", Shape{5}), c.param("beta", Shape{5}),
+                                                    c.constant("mean", Shape{5}), c.constant("var", Shape{5}, 0.2f, 2.0f));
+                 }});
+
   out.push_back({"softmax_axis1_3d", batched({4, 5}), -3, 3, [](Ctx& c) { return ops::softmax(c.g, c.x, 1); }});
   out.push_back({"softmax_last", batched({7}), -3, 3, [](Ctx& c) { return ops::softmax(c.g, c.x); }});
   out.push_back({"log_softmax_axis1_3d", batched({4, 5}), -3, 3, [](Ctx& c) { return ops::log_softmax(c.g, c.x, 1); }});

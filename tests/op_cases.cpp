@@ -205,6 +205,7 @@ std::vector<OpCase> op_cases() {
   shape_cases(out);
   loss_cases(out);
   pool_matmul_cases(out);
+  batch_norm_cases(out);
   return out;
 }
 

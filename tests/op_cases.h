@@ -25,6 +25,7 @@ std::vector<OpCase> op_cases();
 void shape_cases(std::vector<OpCase>& out);     // transpose, concat, slice
 void loss_cases(std::vector<OpCase>& out);      // softmax/log_softmax over any axis, the losses
 void pool_matmul_cases(std::vector<OpCase>& out);  // avg_pool2d, global average pooling, batched matmul
+void batch_norm_cases(std::vector<OpCase>& out);   // batch_norm (training), batch_norm_inference
 
 // Shared by the families' files.
 ParityCase make_case(std::string name, std::vector<ParityInput> inputs, Builder build, bool grads = true);

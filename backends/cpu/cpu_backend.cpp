@@ -311,7 +311,7 @@ void CpuExecutable::fetch(NodeId target, std::span<float> out) const {
 namespace {
 KernelRegistry<KernelEntry>& registry() {
   static KernelRegistry<KernelEntry> r{conv_kernels(), dense_kernels(), pool_kernels(), avg_pool_kernels(), elementwise_kernels(),
-                                       eltwise_def_kernels(), reduce_kernels(), shape_kernels(), softmax_kernels(), loss_kernels(), optimizer_kernels(),
+                                       eltwise_def_kernels(), reduce_kernels(), shape_kernels(), softmax_kernels(), loss_kernels(), optimizer_kernels(), batch_norm_kernels(),
                                        comm_kernels()};
   return r;
 }

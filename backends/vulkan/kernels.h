@@ -115,6 +115,7 @@ KernelTable shape_kernels();    // transpose, concat, slice, slice_backward
 KernelTable softmax_kernels();
 KernelTable loss_kernels();     // softmax_cross_entropy_soft, bce_with_logits, nll_loss
 KernelTable optimizer_kernels();
+KernelTable batch_norm_kernels();  // batch_norm and its gradient, inference and moving-update ops
 KernelTable comm_kernels();
 
 // Workgroups for n items at `local` items per group, capped at the device
