@@ -6,14 +6,17 @@
 // channel counts that are not multiples of 6, widths whose wide rows end
 // mid-tile), both ways of laying out the output (wide rows, or row by row
 // where the width is a multiple of 8), 'same' padding (even windows pad
-// unevenly), batch 1 and batches split over 1-3 threads. The gradient checks
-// cover the same path through the graph; these pin the kernels down tightly
-// and name the element at fault.
+// unevenly), batch 1 and batches split over 1-3 threads, with each
+// instruction set this CPU runs; and the AVX-512 kernels against the AVX2
+// ones, which they must match bit for bit. The gradient checks cover the same
+// path through the graph; these pin the kernels down tightly and name the
+// element at fault.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
@@ -24,10 +27,26 @@
 #include <graphgrad/ops/ops.h>
 
 #include "cpu/conv_direct.h"
+#include "cpu/cpu_isa.h"
 #include "cpu/thread_pool.h"
 
 namespace {
+using gg::cpu::Isa;
 using gg::ops::ConvGeometry;
+
+// The instruction sets this CPU runs, each made the active one in turn.
+std::vector<Isa> runnable_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::avx2, Isa::avx512})
+    if (gg::cpu::cpu_has(isa)) isas.push_back(isa);
+  return isas;
+}
+struct ActiveIsa {
+  explicit ActiveIsa(Isa isa) { gg::cpu::set_active_isa(isa); }
+  ~ActiveIsa() { gg::cpu::set_active_isa(std::nullopt); }
+  ActiveIsa(const ActiveIsa&) = delete;
+  ActiveIsa& operator=(const ActiveIsa&) = delete;
+};
 
 struct Geometry {
   int64_t c, h, w, oc, kh, kw, pad_top, pad_left, pad_bottom, pad_right;
@@ -119,6 +138,41 @@ void check(const Geometry& s, int64_t batch, int threads) {
   gg::cpu::direct::backward_weight(g, batch, dy.data(), x.data(), dw.data(), s64, pool);
   expect_close("backward_weight", dw, dw_ref);
 }
+
+// The direct kernels' outputs under one instruction set: forward, forward
+// with relu, input gradient, weight gradient.
+constexpr const char* kPassNames[] = {"forward", "forward + relu", "backward_input", "backward_weight"};
+std::vector<std::vector<float>> run_direct(const ConvGeometry& g, int64_t batch, int threads, Isa isa) {
+  const ActiveIsa active(isa);
+  gg::cpu::ThreadPool pool(threads);
+  const auto x = random_values(static_cast<size_t>(batch * g.c * g.h * g.w), 11);
+  const auto w = random_values(static_cast<size_t>(g.oc * g.c * g.kh * g.kw), 12);
+  const auto b = random_values(static_cast<size_t>(g.oc), 13);
+  const auto dy = random_values(static_cast<size_t>(batch * g.oc * g.oh * g.ow), 14);
+  std::vector<float> scratch(std::max({gg::cpu::direct::forward_scratch(g, threads),
+                                       gg::cpu::direct::backward_input_scratch(g, threads),
+                                       gg::cpu::direct::backward_weight_scratch(g, threads)}) + 16);
+  float* s64 = scratch.data() + (16 - reinterpret_cast<uintptr_t>(scratch.data()) / 4 % 16) % 16;
+  std::vector<std::vector<float>> out{std::vector<float>(dy.size()), std::vector<float>(dy.size()),
+                                      std::vector<float>(x.size()), std::vector<float>(w.size())};
+  gg::cpu::direct::forward(g, batch, x.data(), w.data(), b.data(), out[0].data(), s64, pool);
+  gg::cpu::direct::forward(g, batch, x.data(), w.data(), b.data(), out[1].data(), s64, pool, true);
+  gg::cpu::direct::backward_input(g, batch, dy.data(), w.data(), out[2].data(), s64, pool);
+  gg::cpu::direct::backward_weight(g, batch, dy.data(), x.data(), out[3].data(), s64, pool);
+  return out;
+}
+
+// Bitwise equal, or the first element that is not.
+void expect_bitwise(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  if (std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0) return;
+  for (size_t i = 0; i < got.size(); ++i)
+    if (std::memcmp(&got[i], &want[i], sizeof(float)) != 0) {
+      FAIL("element " << i << ": AVX-512 gives " << got[i] << ", AVX2 " << want[i] << " (differ by "
+                      << got[i] - want[i] << ")");
+      return;
+    }
+}
 }  // namespace
 
 TEST_SUITE("cpu_kernels") {
@@ -140,9 +194,73 @@ TEST_SUITE("cpu_kernels") {
         {8, 7, 8, 9, 3, 3, 1, 1, 1, 1},      // 'same', 8 wide: padded input; the input gradient in rows too
         {8, 10, 16, 13, 3, 3, 1, 1, 1, 1},   // 'same', 16 wide
     };
-    for (const Geometry& s : cases)
-      for (int64_t batch : {1, 5})
-        for (int threads : {1, 2, 3}) check(s, batch, threads);
+    for (Isa isa : runnable_isas()) {
+      const ActiveIsa active(isa);
+      INFO("instruction set " << gg::cpu::isa_name(isa));
+      for (const Geometry& s : cases)
+        for (int64_t batch : {1, 5})
+          for (int threads : {1, 2, 3}) check(s, batch, threads);
+    }
+  }
+
+  // The Keras CNN must train bit for bit the same on every host, so the
+  // AVX-512 kernels must reproduce the AVX2 ones exactly, not merely closely:
+  // every geometry class (row and wide modes, the scatter and the padded
+  // input gradient, odd channel and column counts, tile tails, the forward
+  // split by rows for batches smaller than the pool) compared bitwise.
+  TEST_CASE("the AVX-512 direct conv kernels agree with the AVX2 ones bit for bit") {
+    if (!gg::cpu::cpu_has(Isa::avx512)) {
+      MESSAGE("skipped: this CPU has no AVX-512");
+      return;
+    }
+    const Geometry cases[] = {
+        {32, 26, 26, 32, 3, 3, 0, 0, 0, 0},   // conv2d_2: rows mode (3 vectors a row), scatter
+        {9, 11, 13, 13, 3, 3, 0, 0, 0, 0},    // wide mode, padded input gradient, 81 weight columns
+        {13, 10, 18, 17, 3, 3, 0, 0, 0, 0},   // rows mode with 2 vectors a row, 13-row scatter tiles
+        {9, 5, 10, 10, 3, 3, 0, 0, 0, 0},     // 3 output vectors in all
+        {8, 7, 8, 9, 3, 3, 1, 1, 1, 1},       // 'same', 8 wide: the input gradient in rows mode
+        {11, 12, 40, 19, 3, 3, 1, 1, 1, 1},   // 'same', 40 wide: 5 vectors a row
+        {10, 9, 4, 8, 5, 1, 2, 0, 2, 0},      // a 5x1 window, rows narrower than a vector
+        {8, 6, 6, 11, 2, 2, 0, 0, 1, 1},      // an even window padding bottom/right only
+        {12, 9, 26, 20, 3, 5, 0, 0, 0, 0},    // a 3x5 window, wide mode
+        // The scatter's adds into dx in the AVX2 order where window rows overlap:
+        {8, 6, 8, 9, 2, 1, 0, 0, 0, 0},       // a pair spanning two rows 8 apart, added as one segment
+        {9, 7, 12, 10, 2, 5, 0, 0, 0, 0},     // one vector a row: each half's segments touch the other's
+        {8, 4, 17, 9, 2, 10, 0, 0, 0, 0},     // a window 10 wide: added tap by tap
+    };
+    for (const Geometry& s : cases) {
+      const ConvGeometry g = geometry(s);
+      INFO("C=" << s.c << " H=" << s.h << " W=" << s.w << " OC=" << s.oc << " window " << s.kh << "x" << s.kw
+                << " pads t/l/b/r " << s.pad_top << "/" << s.pad_left << "/" << s.pad_bottom << "/" << s.pad_right);
+      REQUIRE(gg::cpu::direct::applicable(g));
+      for (int64_t batch : {1, 3})
+        for (int threads : {1, 2}) {
+          CAPTURE(batch);
+          CAPTURE(threads);
+          const auto avx2 = run_direct(g, batch, threads, Isa::avx2), avx512 = run_direct(g, batch, threads, Isa::avx512);
+          for (size_t i = 0; i < avx2.size(); ++i) {
+            INFO(kPassNames[i]);
+            expect_bitwise(avx512[i], avx2[i]);
+          }
+        }
+    }
+  }
+
+  TEST_CASE("GRAPHGRAD_CPU_ISA: the best instruction set by default, the one named, or an error naming the variable") {
+    CHECK(gg::cpu::isa_from_env(nullptr) == gg::cpu::best_isa());
+    CHECK(gg::cpu::isa_from_env("") == gg::cpu::best_isa());
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+      const std::string name(gg::cpu::isa_name(isa));
+      if (gg::cpu::cpu_has(isa)) {
+        CHECK(gg::cpu::isa_from_env(name.c_str()) == isa);
+      } else {
+        CHECK_THROWS_WITH_AS(gg::cpu::isa_from_env(name.c_str()), doctest::Contains(("GRAPHGRAD_CPU_ISA=" + name).c_str()),
+                             gg::BackendError);
+        CHECK_THROWS_AS(gg::cpu::set_active_isa(isa), gg::BackendError);
+      }
+    }
+    CHECK_THROWS_WITH_AS(gg::cpu::isa_from_env("avx1024"), doctest::Contains("GRAPHGRAD_CPU_ISA=avx1024: unknown"),
+                         gg::BackendError);
   }
 
   TEST_CASE("the direct path declines what it does not handle") {

@@ -1,84 +1,31 @@
-// Direct stride-1 convolution kernels (see conv_direct.h for the "wide"
-// output they compute). The micro-kernels are compiled for AVX2+FMA with a
-// target attribute and chosen at run time, so the rest of the backend needs
-// no special flags.
+// Direct stride-1 convolution: the drivers and the AVX2 kernels (see
+// conv_direct.h for the "wide" output they compute; conv_direct_avx512.cpp
+// has the AVX-512 kernels, bit for bit the same results). The micro-kernels
+// are compiled for their instruction set with a target attribute and chosen
+// at run time (cpu_isa.h), so the rest of the backend needs no special flags.
 #include "conv_direct.h"
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
+#include "conv_direct_internal.h"
+#include "cpu_isa.h"
 #include "simd.h"
 
 namespace gg::cpu::direct {
 namespace {
 using ops::ConvGeometry;
 
-constexpr int64_t kRows = 6;       // output channels per register tile, at most
-constexpr int64_t kTileQ = 16;     // output positions per register tile (2 AVX vectors)
+constexpr int64_t kRows = 6;       // output channels per AVX2 register tile, at most
 constexpr int64_t kPrefetch = 64;  // floats ahead of the tile to prefetch the input's newest row
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-size_t aligned(int64_t floats) { return static_cast<size_t>(round_up(floats, 16)); }  // 64-byte multiples
-
-// The output channels split into register tiles of at most kRows, as evenly as
-// possible: 32 = 6+6+5+5+5+5 rather than 6*5+2, whose 2-row tile would do 4
-// FMAs per 4 loads and run at half speed.
-struct RowBlocks {
-  int64_t count, base, extra;  // `extra` blocks of base+1 rows, then base-row ones
-  explicit RowBlocks(int64_t channels)
-      : count((channels + kRows - 1) / kRows), base(channels / count), extra(channels % count) {}
-  int64_t first(int64_t b) const { return b * base + std::min(b, extra); }
-  int64_t rows(int64_t b) const { return base + (b < extra ? 1 : 0); }
-};
-
-// A padded plane set: ch planes of hp x wp floats, followed by `slack` floats
-// that the last tile's vector loads may read (their results land in garbage
-// columns; the slack is zeroed so they stay finite).
-struct Padded {
-  int64_t ch = 0, hp = 0, wp = 0, nq = 0, nq_tiles = 0, slack = 0;
-  int64_t plane() const { return hp * wp; }
-  int64_t floats() const { return ch * plane() + slack; }
-};
-
-// The input of a valid kh x kw convolution with `out_h` output rows over
-// planes of width wp: nq = out_h * wp wide outputs, rounded up to whole tiles.
-Padded padded(int64_t ch, int64_t hp, int64_t wp, int64_t out_h, int64_t kw) {
-  Padded p{ch, hp, wp, out_h * wp, 0, 0};
-  p.nq_tiles = round_up(p.nq, kTileQ);
-  // The furthest load reads index ch*plane + (nq_tiles - nq) + kw - 2.
-  p.slack = p.nq_tiles - p.nq + kw + 16;
-  return p;
-}
-
-// Forward: the input padded by the conv's own padding.
-Padded forward_input(const ConvGeometry& g) { return padded(g.c, g.oh + g.kh - 1, g.ow + g.kw - 1, g.oh, g.kw); }
-// Input gradient: dy padded to a "full" convolution, whose valid output is dx.
-Padded backward_input_dy(const ConvGeometry& g) { return padded(g.oc, g.h + g.kh - 1, g.w + g.kw - 1, g.h, g.kw); }
-
-// dst = src (ch planes of h x w) placed at (top, left) in p's planes, zero elsewhere.
-void pad_planes(const float* src, int64_t h, int64_t w, int64_t top, int64_t left, const Padded& p, float* dst) {
-  for (int64_t c = 0; c < p.ch; ++c)
-    for (int64_t r = 0; r < p.hp; ++r) {
-      float* row = dst + c * p.plane() + r * p.wp;
-      const int64_t sr = r - top;
-      if (sr < 0 || sr >= h) {
-        std::memset(row, 0, static_cast<size_t>(p.wp) * sizeof(float));
-        continue;
-      }
-      std::memset(row, 0, static_cast<size_t>(left) * sizeof(float));
-      std::memcpy(row + left, src + (c * h + sr) * w, static_cast<size_t>(w) * sizeof(float));
-      std::memset(row + left + w, 0, static_cast<size_t>(p.wp - left - w) * sizeof(float));
-    }
-  std::memset(dst + p.ch * p.plane(), 0, static_cast<size_t>(p.slack) * sizeof(float));
-}
-
-// Weights packed for the valid kernel: blocks of kRows output channels, each
-// [kh][kw][cin][rows] so a tile broadcasts its rows' weights from one line.
-// tap(o, ci, i, j) gives the weight of output channel o, input channel ci, tap (i, j).
+// Weights packed for the valid kernel: RowBlocks of at most max_rows output
+// channels, each [kh][kw][cin][rows] so a tile broadcasts its rows' weights
+// from one line. tap(o, ci, i, j) gives the weight of output channel o, input
+// channel ci, tap (i, j).
 template <class Tap>
-void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, Tap tap, float* packed) {
-  const RowBlocks blocks(cout);
+void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, int64_t max_rows, Tap tap, float* packed) {
+  const RowBlocks blocks(cout, max_rows);
   for (int64_t b = 0; b < blocks.count; ++b) {
     const int64_t o0 = blocks.first(b), rows = blocks.rows(b);
     float* block = packed + o0 * cin * kh * kw;
@@ -88,39 +35,6 @@ void pack_weights(int64_t cout, int64_t cin, int64_t kh, int64_t kw, Tap tap, fl
           for (int64_t r = 0; r < rows; ++r) *block++ = tap(o0 + r, ci, i, j);
   }
 }
-
-// out[o][q] for q in [0, in.nq) (in wide form, row stride in.wp; columns past
-// the valid width are garbage) = sum over taps and input channels.
-void copy_out(const float* wide, const Padded& in, int64_t cout, int64_t out_h, int64_t out_w, const float* bias,
-              bool relu, float* out) {
-  // relu as the relu kernel computes it, std::max(v, 0.0f): v < floor ? 0 : v,
-  // with floor = 0 (a NaN or -0 passes) or -inf (nothing is below it).
-  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
-  for (int64_t o = 0; o < cout; ++o) {
-    const float b = bias ? bias[o] : 0.0f;
-    for (int64_t r = 0; r < out_h; ++r) {
-      const float* src = wide + o * in.nq_tiles + r * in.wp;
-      float* dst = out + (o * out_h + r) * out_w;
-      for (int64_t k = 0; k < out_w; ++k) {
-        const float v = src[k] + b;
-        dst[k] = v < floor ? 0.0f : v;
-      }
-    }
-  }
-}
-
-// Which output positions a kernel computes, as `count` runs of `len`
-// positions (len a multiple of 8). Run r reads the input from r * in_step and
-// writes the output (or, for the weight gradient, reads dy) from r * out_step.
-//  - wide: one run over every wide position (in.nq_tiles of them);
-//  - rows: one run per output row when the width is a multiple of 8, so no
-//    garbage columns are computed, and a valid conv reads its input in place.
-struct Runs {
-  int64_t count = 0, len = 0, in_step = 0, out_step = 0;
-  int64_t vectors() const { return count * (len / 8); }
-};
-Runs wide_runs(const Padded& in) { return {1, in.nq_tiles, 0, 0}; }
-Runs row_runs(int64_t out_h, int64_t out_w, int64_t in_w) { return {out_h, out_w, in_w, out_w}; }
 
 #if GG_HAVE_AVX2_PATHS
 // The inner loop of both conv tiles: lo[r] += w[c][r] * a[c], hi[r] +=
@@ -181,16 +95,14 @@ GG_AVX2 void valid_tile(const float* xa, const float* xb, int64_t cin, int64_t p
 // (plane floats each, rows wp apart).
 GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, const Runs& runs, const float* packed,
                         int64_t cout, int64_t kh, int64_t kw, const float* bias, bool relu, float* out, int64_t ldy,
-                        int64_t v_begin = 0, int64_t v_end = -1) {
-  const int64_t taps = ch * kh * kw, per_run = runs.len / 8;
+                        int64_t v_begin, int64_t v_end) {
+  const int64_t taps = ch * kh * kw;
   const int64_t vectors = v_end < 0 ? runs.vectors() : v_end;
-  const RowBlocks blocks(cout);
-  auto in_at = [&](int64_t v) { return (v / per_run) * runs.in_step + (v % per_run) * 8; };
-  auto out_at = [&](int64_t v) { return (v / per_run) * runs.out_step + (v % per_run) * 8; };
+  const RowBlocks blocks(cout, kRows);
   for (int64_t v = v_begin; v < vectors; v += 2) {
     const int64_t v2 = std::min(v + 1, vectors - 1);  // an odd last vector is computed twice
-    const float* xa = x + in_at(v);
-    const float* xb = x + in_at(v2);
+    const float* xa = x + runs.in_at(v);
+    const float* xb = x + runs.in_at(v2);
     // The tile's newest input row, a few tiles ahead, for every channel: the
     // hardware prefetcher does not follow this many strided streams.
     // (Clamped to the planes' last float: a pointer past the buffer is
@@ -202,8 +114,8 @@ GG_AVX2 void valid_conv(const float* x, int64_t ch, int64_t plane, int64_t wp, c
       const int64_t o0 = blocks.first(blk);
       const float* w = packed + o0 * taps;
       const float* b = bias ? bias + o0 : nullptr;
-      float* ya = out + o0 * ldy + out_at(v);
-      float* yb = out + o0 * ldy + out_at(v2);
+      float* ya = out + o0 * ldy + runs.out_at(v);
+      float* yb = out + o0 * ldy + runs.out_at(v2);
       switch (blocks.rows(blk)) {
         case 6: valid_tile<6>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
         case 5: valid_tile<5>(xa, xb, ch, plane, wp, kh, kw, w, b, relu, ya, yb, ldy); break;
@@ -248,23 +160,21 @@ GG_AVX2 void scatter_tile(const float* da, const float* db, bool two, int64_t co
 // dx (c planes of h x w, zeroed here) of one image from its dy (oc planes of
 // oh x ow, ow a multiple of 8), for a 'valid' stride-1 conv; `packed` holds
 // the weights in the valid kernel's layout with the input channels as rows.
-GG_AVX2 void scatter_conv(const float* dy, const ConvGeometry& g, const float* packed, float* dx) {
+GG_AVX2 void scatter_conv(const float* dy, const ConvGeometry& g, const float* packed, float* dx, float* /*buffer*/) {
   std::memset(dx, 0, static_cast<size_t>(g.c * g.h * g.w) * sizeof(float));
-  const Runs runs = row_runs(g.oh, g.ow, g.ow);  // in: dy rows; out: dx rows (g.w apart, below)
-  const int64_t taps = g.oc * g.kh * g.kw, per_run = runs.len / 8, vectors = runs.vectors();
-  const RowBlocks blocks(g.c);
-  auto dy_at = [&](int64_t v) { return (v / per_run) * g.ow + (v % per_run) * 8; };
-  auto dx_at = [&](int64_t v) { return (v / per_run) * g.w + (v % per_run) * 8; };
+  const Runs runs{g.oh, g.ow, g.ow, g.w};  // "in": dy's rows, "out": dx's (g.w apart)
+  const int64_t taps = g.oc * g.kh * g.kw, vectors = runs.vectors();
+  const RowBlocks blocks(g.c, kRows);
   for (int64_t v = 0; v < vectors; v += 2) {
     const bool two = v + 1 < vectors;
     const int64_t v2 = two ? v + 1 : v;
-    const float* da = dy + dy_at(v);
-    const float* db = dy + dy_at(v2);
+    const float* da = dy + runs.in_at(v);
+    const float* db = dy + runs.in_at(v2);
     for (int64_t blk = 0; blk < blocks.count; ++blk) {
       const int64_t c0 = blocks.first(blk);
       const float* w = packed + c0 * taps;
-      float* xa = dx + c0 * g.h * g.w + dx_at(v);
-      float* xb = dx + c0 * g.h * g.w + dx_at(v2);
+      float* xa = dx + c0 * g.h * g.w + runs.out_at(v);
+      float* xb = dx + c0 * g.h * g.w + runs.out_at(v2);
       const int64_t dyp = g.oh * g.ow, dxp = g.h * g.w;
       switch (blocks.rows(blk)) {
         case 6: scatter_tile<6>(da, db, two, g.oc, dyp, g.kh, g.kw, w, xa, xb, dxp, g.w); break;
@@ -335,9 +245,9 @@ GG_AVX2 void weight_tile_rows(int64_t rows, const float* dy, int64_t ldy, const 
 // dw[OC][C*KH*KW] += dy (x) x for one image: dy's rows ldy apart, x's ch
 // planes of `plane` floats with rows wp apart, positions as `runs`.
 GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const float* x, int64_t ch, int64_t plane,
-                         int64_t wp, int64_t oc, int64_t kh, int64_t kw, float* dw) {
+                         int64_t wp, int64_t oc, int64_t kh, int64_t kw, float* dw, float* /*buffer*/) {
   const int64_t cols = ch * kh * kw;
-  const RowBlocks blocks(oc);
+  const RowBlocks blocks(oc, kRows);
   for (int64_t b = 0; b < blocks.count; ++b) {
     const int64_t o0 = blocks.first(b), rows = blocks.rows(b);
     for (int64_t col = 0; col < cols; col += 2) {
@@ -355,30 +265,35 @@ GG_AVX2 void weight_grad(const float* dy, int64_t ldy, const Runs& runs, const f
 }
 #else
 void valid_conv(const float*, int64_t, int64_t, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t,
-                const float*, bool, float*, int64_t, int64_t = 0, int64_t = -1) {}
+                const float*, bool, float*, int64_t, int64_t, int64_t) {}
 void weight_grad(const float*, int64_t, const Runs&, const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                 float*) {}
-void scatter_conv(const float*, const ConvGeometry&, const float*, float*) {}
+                 float*, float*) {}
+void scatter_conv(const float*, const ConvGeometry&, const float*, float*, float*) {}
 #endif
 
-// dy[OC][OH][OW] in wide form: row stride wp, zero in the garbage columns and
-// up to nq8 (so the weight kernel's sums see exactly the valid outputs).
-void widen(const float* dy, const ConvGeometry& g, int64_t wp, int64_t nq8, float* wide) {
-  for (int64_t o = 0; o < g.oc; ++o) {
-    float* row = wide + o * nq8;
-    for (int64_t r = 0; r < g.oh; ++r) {
-      std::memcpy(row + r * wp, dy + (o * g.oh + r) * g.ow, static_cast<size_t>(g.ow) * sizeof(float));
-      std::memset(row + r * wp + g.ow, 0, static_cast<size_t>(wp - g.ow) * sizeof(float));
-    }
-    std::memset(row + g.oh * wp, 0, static_cast<size_t>(nq8 - g.oh * wp) * sizeof(float));
-  }
+// The kernels of the active instruction set (cpu_isa.h), and the register
+// tile height their packed weights are blocked by.
+struct Kernels {
+  int64_t rows;
+  decltype(&valid_conv) valid;
+  decltype(&scatter_conv) scatter;
+  decltype(&weight_grad) weight;
+};
+Kernels kernels() {
+  if (active_isa() == Isa::avx512) return {kRows512, valid_conv_avx512, scatter_conv_avx512, weight_grad_avx512};
+  return {kRows, valid_conv, scatter_conv, weight_grad};
 }
 
-int64_t wide_q8(const ConvGeometry& g) { return round_up(g.oh * (g.ow + g.kw - 1), 8); }
+// Per thread: dy padded, dx in wide form, the AVX-512 scatter's sums (planned
+// for either instruction set: set_active_isa may switch between plan and run).
+size_t backward_input_thread_scratch(const ConvGeometry& g) {
+  const Padded in = backward_input_dy(g);
+  return aligned(in.floats()) + aligned(g.c * in.nq_tiles) + scatter_buffer_avx512(g);
+}
 
 }  // namespace
 
-bool supported() { return has_avx2_fma(); }
+bool supported() { return active_isa().has_value(); }
 
 bool applicable(const ConvGeometry& g) {
   const int64_t pad_bottom = g.oh + g.kh - 1 - g.h - g.pad_top;
@@ -397,13 +312,12 @@ size_t forward_scratch(const ConvGeometry& g, int threads) {
 }
 
 size_t backward_input_scratch(const ConvGeometry& g, int threads) {
-  const Padded in = backward_input_dy(g);
-  return aligned(g.oc * g.col_rows()) + (aligned(in.floats()) + aligned(g.c * in.nq_tiles)) * static_cast<size_t>(threads);
+  return aligned(g.oc * g.col_rows()) + backward_input_thread_scratch(g) * static_cast<size_t>(threads);
 }
 
 size_t backward_weight_scratch(const ConvGeometry& g, int threads) {
   const Padded in = forward_input(g);
-  return (aligned(in.floats()) + aligned(g.oc * wide_q8(g)) + aligned(g.oc * g.col_rows())) *
+  return (aligned(in.floats()) + 2 * aligned(g.oc * wide_q8(g)) + aligned(g.oc * g.col_rows())) *
          static_cast<size_t>(threads);
 }
 
@@ -424,8 +338,9 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
              float* scratch, ThreadPool& pool, bool relu) {
   const Padded in = forward_input(g);
   const bool rows_mode = g.ow % 8 == 0;  // no garbage columns, output written in place
+  const Kernels kern = kernels();
   float* packed = scratch;
-  pack_weights(g.oc, g.c, g.kh, g.kw, [&](int64_t o, int64_t c, int64_t i, int64_t j) {
+  pack_weights(g.oc, g.c, g.kh, g.kw, kern.rows, [&](int64_t o, int64_t c, int64_t i, int64_t j) {
     return w[((o * g.c + c) * g.kh + i) * g.kw + j];
   }, packed);
   float* per_thread = scratch + aligned(g.oc * g.col_rows());
@@ -441,8 +356,8 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
         const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
         const Runs runs = row_runs(g.oh, g.ow, src.wp);
         const int64_t v0 = 2 * (pairs * part / parts), v1 = std::min(runs.vectors(), 2 * (pairs * (part + 1) / parts));
-        valid_conv(src.data, g.c, src.plane, src.wp, runs, packed, g.oc, g.kh, g.kw, b, relu,
-                   y + n * g.oc * g.out_pixels(), g.out_pixels(), v0, v1);
+        kern.valid(src.data, g.c, src.plane, src.wp, runs, packed, g.oc, g.kh, g.kw, b, relu,
+                y + n * g.oc * g.out_pixels(), g.out_pixels(), v0, v1);
       }
     });
     return;
@@ -454,12 +369,12 @@ void forward(const ConvGeometry& g, int64_t batch, const float* x, const float* 
       const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
       float* yn = y + n * g.oc * g.out_pixels();
       if (rows_mode) {
-        valid_conv(src.data, g.c, src.plane, src.wp, row_runs(g.oh, g.ow, src.wp), packed, g.oc, g.kh, g.kw, b, relu,
-                   yn, g.out_pixels());
+        kern.valid(src.data, g.c, src.plane, src.wp, row_runs(g.oh, g.ow, src.wp), packed, g.oc, g.kh, g.kw, b, relu, yn,
+                g.out_pixels(), 0, -1);
         continue;
       }
-      valid_conv(src.data, g.c, src.plane, src.wp, wide_runs(in), packed, g.oc, g.kh, g.kw, nullptr, false, wide,
-                 in.nq_tiles);
+      kern.valid(src.data, g.c, src.plane, src.wp, wide_runs(in), packed, g.oc, g.kh, g.kw, nullptr, false, wide,
+              in.nq_tiles, 0, -1);
       copy_out(wide, in, g.oc, g.oh, g.ow, b, relu, yn);
     }
   });
@@ -477,31 +392,33 @@ void backward_input(const ConvGeometry& g, int64_t batch, const float* dy, const
   const bool scatter = is_valid(g) && g.ow % 8 == 0;
   const Padded in = backward_input_dy(g);
   const bool rows_mode = g.w % 8 == 0;
+  const Kernels kern = kernels();
   float* packed = scratch;
-  pack_weights(g.c, g.oc, g.kh, g.kw, [&](int64_t c, int64_t o, int64_t i, int64_t j) {
+  pack_weights(g.c, g.oc, g.kh, g.kw, kern.rows, [&](int64_t c, int64_t o, int64_t i, int64_t j) {
     return scatter ? w[((o * g.c + c) * g.kh + i) * g.kw + j]
                    : w[((o * g.c + c) * g.kh + (g.kh - 1 - i)) * g.kw + (g.kw - 1 - j)];
   }, packed);
   float* per_thread = scratch + aligned(g.oc * g.col_rows());
-  const size_t stride = aligned(in.floats()) + aligned(g.c * in.nq_tiles);
+  const size_t stride = backward_input_thread_scratch(g);
   pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
     float* dyp = per_thread + stride * static_cast<size_t>(t);
     float* wide = dyp + aligned(in.floats());
+    float* sums = wide + aligned(g.c * in.nq_tiles);
     for (int64_t n = n0; n < n1; ++n) {
       float* dxn = dx + n * g.c * g.h * g.w;
       const float* dyn = dy + n * g.oc * g.out_pixels();
       if (scatter) {
-        scatter_conv(dyn, g, packed, dxn);
+        kern.scatter(dyn, g, packed, dxn, sums);
         continue;
       }
       pad_planes(dyn, g.oh, g.ow, g.kh - 1 - g.pad_top, g.kw - 1 - g.pad_left, in, dyp);
       if (rows_mode) {
-        valid_conv(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, false,
-                   dxn, g.h * g.w);
+        kern.valid(dyp, g.oc, in.plane(), in.wp, row_runs(g.h, g.w, in.wp), packed, g.c, g.kh, g.kw, nullptr, false, dxn,
+                g.h * g.w, 0, -1);
         continue;
       }
-      valid_conv(dyp, g.oc, in.plane(), in.wp, wide_runs(in), packed, g.c, g.kh, g.kw, nullptr, false, wide,
-                 in.nq_tiles);
+      kern.valid(dyp, g.oc, in.plane(), in.wp, wide_runs(in), packed, g.c, g.kh, g.kw, nullptr, false, wide, in.nq_tiles, 0,
+              -1);
       copy_out(wide, in, g.c, g.h, g.w, nullptr, false, dxn);
     }
   });
@@ -513,24 +430,28 @@ void backward_weight(const ConvGeometry& g, int64_t batch, const float* dy, cons
   const bool rows_mode = g.ow % 8 == 0;  // dy read in place, no garbage columns
   const int64_t nq8 = wide_q8(g);
   const size_t dw_size = static_cast<size_t>(g.oc * g.col_rows());
-  // Per thread: the padded input, dy in wide form (wide mode), the partial dw.
-  const size_t stride = aligned(in.floats()) + aligned(g.oc * nq8) + aligned(g.oc * g.col_rows());
+  // Per thread: the padded input, dy in wide form (wide mode), the partial dw,
+  // the AVX-512 kernel's dy (planned for either instruction set).
+  const size_t stride = aligned(in.floats()) + 2 * aligned(g.oc * nq8) + aligned(g.oc * g.col_rows());
   auto partial = [&](int t) { return scratch + stride * static_cast<size_t>(t) + aligned(in.floats()) + aligned(g.oc * nq8); };
   const int threads = pool.size();
+  const Kernels kern = kernels();
   for (int t = 0; t < threads; ++t) std::fill_n(partial(t), dw_size, 0.0f);
   pool.parallel_for(batch, [&](int64_t n0, int64_t n1, int t) {
     float* xp = scratch + stride * static_cast<size_t>(t);
     float* dy_wide = xp + aligned(in.floats());
+    float* buffer = partial(t) + aligned(g.oc * g.col_rows());
     for (int64_t n = n0; n < n1; ++n) {
       const Source src = source(g, x + n * g.c * g.h * g.w, rows_mode, in, xp);
       const float* dyn = dy + n * g.oc * g.out_pixels();
       if (rows_mode) {
-        weight_grad(dyn, g.out_pixels(), row_runs(g.oh, g.ow, src.wp), src.data, g.c, src.plane, src.wp, g.oc, g.kh,
-                    g.kw, partial(t));
+        kern.weight(dyn, g.out_pixels(), row_runs(g.oh, g.ow, src.wp), src.data, g.c, src.plane, src.wp, g.oc, g.kh, g.kw,
+                    partial(t), buffer);
         continue;
       }
       widen(dyn, g, in.wp, nq8, dy_wide);
-      weight_grad(dy_wide, nq8, Runs{1, nq8, 0, 0}, src.data, g.c, src.plane, src.wp, g.oc, g.kh, g.kw, partial(t));
+      kern.weight(dy_wide, nq8, Runs{1, nq8, 0, 0}, src.data, g.c, src.plane, src.wp, g.oc, g.kh, g.kw, partial(t),
+                  buffer);
     }
   });
   sum_thread_partials(threads, dw_size, partial, dw);

@@ -6,8 +6,9 @@
 // pixel q = oy*Wp + ox reads x[c][q + i*Wp + j] for window tap (i, j), so for
 // a fixed tap every output row is one contiguous run of the input plane. The
 // kernels compute all Wp columns of each output row (the last KW-1 of them
-// are garbage that is never copied out) and feed AVX2 FMAs straight from the
-// input: no im2col buffer, no packing of the big operand.
+// are garbage that is never copied out) and feed AVX2 or AVX-512 FMAs
+// straight from the input: no im2col buffer, no packing of the big operand.
+// Both instruction sets give bit for bit the same results (cpu_isa.h picks one).
 //
 // The same "valid" kernel serves the forward pass and, on dy padded by
 // KH-1-pad and flipped weights, the input gradient; a second kernel reduces
@@ -22,8 +23,9 @@
 
 namespace gg::cpu::direct {
 
-// True when this CPU runs the AVX2+FMA kernels (checked once at run time, so
-// a portable build without -march=native still takes the direct path).
+// True when this CPU runs the AVX2+FMA kernels (checked at run time, so a
+// portable build without -march=native still takes the direct path); a
+// BackendError if GRAPHGRAD_CPU_ISA names an unknown or missing one.
 bool supported();
 
 // Whether the direct path handles this geometry (stride 1, padding no larger

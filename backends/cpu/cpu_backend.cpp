@@ -19,6 +19,7 @@
 #include <graphgrad/graph/op.h>
 #include <graphgrad/ops/op_table.h>
 
+#include "cpu_isa.h"
 #include "kernels.h"
 
 namespace gg::cpu {
@@ -96,6 +97,8 @@ class CpuBackend final : public Backend {
         comm_(opt.comm ? opt.comm : single_process_communicator()) {
     // Our pool owns the cores; OpenBLAS runs single-threaded inside each worker.
     openblas_set_num_threads(1);
+    // A bad GRAPHGRAD_CPU_ISA fails here, naming the variable, not at the first conv.
+    active_isa();
     for (NodeId id : graph_.nodes_with_role(OpRole::parameter)) init_value(id);
     for (NodeId id : graph_.nodes_with_role(OpRole::state)) init_value(id);
     for (NodeId id : graph_.nodes_with_role(OpRole::constant)) init_value(id);
