@@ -33,8 +33,10 @@ set(GG_PUBLIC_HEADERS
     graph/attrs.h graph/autodiff.h graph/error.h graph/graph.h graph/op.h graph/shape.h
     ops/ops.h ops/op_table.h ops/eltwise.def ops/eltwise.h ops/optimizers.h ops/data_parallel.h
     backends/backend.h backends/node_view.h backends/user_kernels.h backends/comm/communicator.h
-    frontends/augment.h frontends/batches.h frontends/checkpoint.h frontends/dataset.h frontends/idx.h frontends/layers.h frontends/mnist_model.h
-    frontends/png_grid.h frontends/progress.h frontends/sequential.h)
+    frontends/augment.h frontends/batches.h frontends/checkpoint.h frontends/dataset.h frontends/idx.h frontends/layers.h
+    frontends/layer_rules.h
+    frontends/mnist_model.h frontends/png_grid.h frontends/progress.h frontends/sequential.h frontends/training_types.h
+    frontends/schedules.h frontends/callbacks.h)
 foreach(h IN LISTS GG_PUBLIC_HEADERS)
   get_filename_component(dir ${h} DIRECTORY)
   install(FILES ${CMAKE_SOURCE_DIR}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/graphgrad/${dir})

@@ -24,10 +24,22 @@ BatchIterator::BatchIterator(const Dataset& data, BatchOptions options) : data_(
 }
 
 void BatchIterator::start_epoch(int epoch) {
+  if (epoch < 1) throw DataError(fmt::format("BatchIterator: epoch {} (epochs count from 1)", epoch));
+  // Each epoch shuffles the previous epoch's order. An epoch that does not
+  // follow the last one begun (a resumed run, say) replays the shuffles from
+  // 0, 1, 2, ..., so an epoch's order depends on (seed, epoch) alone and a
+  // resumed run sees exactly the data order of an uninterrupted one.
+  int from = epoch_ + 1;
+  if (epoch != epoch_ + 1) {
+    std::iota(order_.begin(), order_.end(), 0);
+    from = 1;
+  }
   epoch_ = epoch;
   if (!options_.shuffle) return;
-  std::mt19937_64 rng(options_.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-  std::shuffle(order_.begin(), order_.end(), rng);
+  for (int e = from; e <= epoch; ++e) {
+    std::mt19937_64 rng(options_.seed * 1000003ULL + static_cast<uint64_t>(e));
+    std::shuffle(order_.begin(), order_.end(), rng);
+  }
 }
 
 BatchStep BatchIterator::step(int64_t s) const {

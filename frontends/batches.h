@@ -59,11 +59,12 @@ class BatchIterator {
   int epoch() const { return epoch_; }
   std::span<const int64_t> order() const { return order_; }  // the current epoch's sample order
 
-  // Begins an epoch (counted from 1, as fit() does). With shuffle, the current
-  // order is shuffled in place by std::mt19937_64(seed * 1000003 + epoch), exactly
-  // as fit() does: the order of an epoch builds on the epochs this iterator began
-  // before it (a fresh iterator starts from 0, 1, 2, ...). Without shuffle the
-  // order stays 0, 1, 2, ...; the epoch still keys the augmentation.
+  // Begins an epoch (counted from 1). With shuffle, epoch e's order is
+  // 0, 1, 2, ... shuffled in place by std::mt19937_64(seed * 1000003 + k) for
+  // k = 1..e in turn: a function of (seed, epoch) alone, however the epochs are
+  // reached (an epoch that does not follow the last one begun replays the
+  // shuffles before it), so a resumed run sees an uninterrupted run's order.
+  // Without shuffle the order stays 0, 1, 2, ...; the epoch still keys the augmentation.
   void start_epoch(int epoch);
   BatchStep step(int64_t s) const;
 

@@ -74,6 +74,14 @@ std::string serialize(const Checkpoint& ckpt, const std::string& name) {
   put<uint64_t>(payload, ckpt.step);
   put<uint32_t>(payload, static_cast<uint32_t>(ckpt.architecture.size()));
   payload += ckpt.architecture;
+  if (ckpt.version < 1 || ckpt.version > kFormatVersion)
+    throw CheckpointError(name + ": cannot write format version " + std::to_string(ckpt.version));
+  if (ckpt.version >= 2) {
+    put<uint32_t>(payload, static_cast<uint32_t>(ckpt.json.size()));
+    payload += ckpt.json;
+  } else if (!ckpt.json.empty()) {
+    throw CheckpointError(name + ": format version 1 has no place for the JSON document");
+  }
   put<uint32_t>(payload, static_cast<uint32_t>(ckpt.tensors.size()));
   for (const Tensor& t : ckpt.tensors) {
     if (static_cast<int64_t>(t.values.size()) != t.shape.numel())
@@ -87,7 +95,7 @@ std::string serialize(const Checkpoint& ckpt, const std::string& name) {
     for (float f : t.values) put_f32(payload, f);
   }
   std::string file(kMagic, sizeof kMagic);
-  put<uint32_t>(file, kFormatVersion);
+  put<uint32_t>(file, ckpt.version);
   put<uint32_t>(file, static_cast<uint32_t>(crc32(0L, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()))));
   put<uint64_t>(file, payload.size());
   file += payload;
@@ -175,7 +183,9 @@ Checkpoint parse(std::string_view file, const std::string& p) {
   Reader r(p, payload.data(), payload.size());
   Checkpoint c;
   c.step = r.get<uint64_t>("step");
+  c.version = version;
   c.architecture = r.bytes(r.get<uint32_t>("architecture length"), "architecture");
+  if (version >= 2) c.json = r.bytes(r.get<uint32_t>("json length"), "json");
   const auto count = r.get<uint32_t>("tensor count");
   for (uint32_t i = 0; i < count; ++i) {
     Tensor t;

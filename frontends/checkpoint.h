@@ -1,13 +1,16 @@
-// Checkpoints: named f32 tensors plus the training step, in one binary file.
+// Checkpoints: named f32 tensors plus the training step and a JSON document
+// (the architecture, compile options and training state), in one binary file.
 //
-// Format, version 1 (all integers little-endian):
+// Format, version 2 (all integers little-endian):
 //   offset 0   8 bytes  magic "GGCKPT\r\n" (the CR LF catches text-mode mangling)
 //   offset 8   u32      format version (1)
 //   offset 12  u32      CRC-32 (zlib) of the payload
 //   offset 16  u64      payload length in bytes (the rest of the file)
 //   payload:   u64 step, u32 arch_len, arch_len bytes of architecture text,
+//              u32 json_len, json_len bytes of JSON (version 2 only),
 //              u32 tensor count, then per tensor: u32 name_len, name bytes,
 //              u32 rank, rank x i64 dims, numel x f32 values.
+// Version 1 (no JSON) still loads.
 // save() writes "<path>.tmp", flushes and fsyncs it, then renames it over
 // <path>, so a reader sees the old file or the new one, never half of one.
 #pragma once
@@ -23,7 +26,7 @@
 
 namespace gg::ckpt {
 
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;
 
 // Every checkpoint error names the file.
 class CheckpointError : public Error {
@@ -40,6 +43,8 @@ struct Tensor {
 struct Checkpoint {
   uint64_t step = 0;
   std::string architecture;  // the model's one-line summary, to name a mismatch
+  std::string json;          // version 2: {"model": ..., "compile": ..., "training": ...}; empty in version 1
+  uint32_t version = kFormatVersion;  // as read; what serialize() writes (1 or 2)
   std::vector<Tensor> tensors;
   const Tensor* find(const std::string& name) const;
 };

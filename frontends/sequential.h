@@ -1,48 +1,62 @@
 // A Keras-style Sequential model over the graph API:
 //
 //   Sequential model(Shape{1, 28, 28});
-//   model.add(Conv2D(32, {3, 3}));
-//   model.add(Activation("relu"));
+//   model.add(Conv2D{32, {3, 3}, .activation = ActivationKind::relu});
+//   model.add(BatchNormalization{});
 //   ...
-//   model.add(Dense(10));
+//   model.add(Dense{10});
 //   model.add(Activation("softmax"));
-//   model.compile({.loss = "categorical_crossentropy", .optimizer = Adam{}});
+//   model.compile({.loss = LossKind::sparse_categorical_crossentropy, .optimizer = Adam{}});
 //   model.fit(train, {.batch_size = 128, .epochs = 10, .validation = &test});
 //
 // add() builds the training forward graph as it goes, so a layer that does not
 // fit its input fails there, naming the layer. compile() derives the gradient
-// graph, appends the optimizer's update nodes and an inference path (dropout
-// left out) over the same parameters, and hands the graph to a backend.
+// graph, appends the optimizer's update nodes (and batch norm's moving
+// statistics updates) and an inference path (dropout left out, batch norm on
+// its moving statistics) over the same variables, and hands the graph to a
+// backend. The learning rate is fed at every step, so schedules, callbacks
+// and set_learning_rate() change it without recompiling.
+//
+// The parts live in: layer_rules.cpp (what each layer builds), sequential.cpp
+// (building and compiling), fit.cpp (fit, evaluate, predict), model_io.cpp
+// (checkpoints, load_model), model_json.cpp (the architecture as JSON).
 #pragma once
-#include <graphgrad/graph/error.h>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/graph/error.h>
 #include <graphgrad/graph/graph.h>
 #include <graphgrad/ops/data_parallel.h>
 #include <graphgrad/ops/optimizers.h>
 
+#include "augment.h"
+#include "callbacks.h"
 #include "dataset.h"
+#include "layer_rules.h"
 #include "layers.h"
+#include "schedules.h"
+#include "training_types.h"
 
 namespace gg {
 
 using Adam = ops::AdamConfig;
+using AdamW = ops::AdamWConfig;
 using SGD = ops::SgdConfig;
-using Optimizer = std::variant<Adam, SGD>;
+using RMSprop = ops::RmspropConfig;
+using Optimizer = std::variant<Adam, SGD, AdamW, RMSprop>;
+std::string_view optimizer_name(const Optimizer& o);  // "adam", "sgd", "adamw", "rmsprop"
+double optimizer_lr(const Optimizer& o);
 
 struct CompileOptions {
-  // "categorical_crossentropy" or "sparse_categorical_crossentropy": both take
-  // integer labels here (one-hot rows are never materialised) and are fused
-  // with the final softmax for stability.
-  std::string loss = "categorical_crossentropy";
+  Loss loss = {};
   Optimizer optimizer = Adam{};
   std::string backend = "cpu";
   BackendOptions backend_options = {};
@@ -53,14 +67,11 @@ struct CompileOptions {
   // compile() and load(), and only rank 0 logs and saves. Null: one process.
   std::shared_ptr<Communicator> comm = {};
   ops::AllreduceOptions allreduce = {};
-};
-
-struct EpochStats {
-  int epoch = 0;
-  double loss = 0, accuracy = 0;          // training, averaged over the epoch (dropout on)
-  double val_loss = 0, val_accuracy = 0;  // on the validation set, when given
-  double seconds = 0;                     // training time of the epoch, validation excluded
-  int64_t images = 0;
+  std::vector<MetricKind> metrics = {MetricKind::accuracy};
+  // The learning rate by optimizer step (else the optimizer's lr, which
+  // set_learning_rate() and the callbacks may change).
+  std::optional<LearningRateSchedule> lr_schedule = {};
+  double clip_norm = 0;  // > 0: gradients are clipped to this global norm (TF's clip_by_global_norm)
 };
 
 struct FitOptions {
@@ -78,23 +89,20 @@ struct FitOptions {
   // Polled after every step; when it returns true, fit() stops there and
   // throws Interrupted (the model keeps the steps it took).
   std::function<bool()> should_stop = {};
+  std::vector<std::shared_ptr<Callback>> callbacks = {};
+  // Keras's validation_split: the last fraction of `train` (before shuffling)
+  // validates instead of training; not with `validation`.
+  double validation_split = 0;
+  // Image augmentation of every training batch, drawn per (seed, epoch, sample).
+  std::optional<Augmentation> augment = {};
 };
 
-// A NaN or infinity in training; the message names the step and, with
-// check_numerics, the first node that produced it.
-class NumericsError : public Error {
- public:
-  using Error::Error;
-};
-
-// fit() was stopped by FitOptions::should_stop (a signal, say).
-class Interrupted : public Error {
- public:
-  using Error::Error;
-};
-
-struct Evaluation {
-  double loss = 0, accuracy = 0;
+// load() and load_model() options.
+struct LoadOptions {
+  // Parameters and batch-norm statistics only: the optimizer's slots and the
+  // step are left as they are (fresh after compile()).
+  bool weights_only = false;
+  std::ostream* log = nullptr;  // where a load says what it skipped (default std::cerr); rank 0 only
 };
 
 class Sequential {
@@ -111,67 +119,108 @@ class Sequential {
 
   std::vector<EpochStats> fit(const Dataset& train, const FitOptions& options = {});
   Evaluation evaluate(const Dataset& data, int batch_size = 128);
-  // Class probabilities, `count` rows of classes() values.
-  std::vector<float> predict(const float* images, int64_t count, int batch_size = 128);
+  // The model's outputs, `count` rows of output_width() values.
+  std::vector<float> predict(const float* items, int64_t count, int batch_size = 128);
   std::vector<float> predict(const Dataset& data, int batch_size = 128);  // every item of `data`
 
-  // Parameters, optimizer state, step. Data-parallel: rank 0 writes, the other ranks do nothing.
+  // The learning rate the next step uses; set_learning_rate() changes it
+  // (not while a schedule drives it: GraphError).
+  double learning_rate() const;
+  void set_learning_rate(double lr);
+  // Asks fit() to end after the current epoch (Keras's model.stop_training).
+  void stop_training() { stop_requested_ = true; }
+
+  // Parameters and batch-norm statistics (Keras's get_weights), in variable order.
+  std::vector<std::vector<float>> get_weights() const;
+  void set_weights(const std::vector<std::vector<float>>& weights);
+
+  // Architecture (JSON), compile options, variables, optimizer slots, step and
+  // the callbacks' state. Data-parallel: rank 0 writes, the other ranks do nothing.
   void save(const std::filesystem::path& path) const;
-  // Loads a checkpoint written for the same architecture (checked by names and
-  // shapes); the optimizer state too when the checkpoint has it. Data-parallel:
-  // rank 0 reads the file and broadcasts it; every rank throws if it fails.
-  void load(const std::filesystem::path& path);
+  // Loads a checkpoint of the same architecture; a load error names the first
+  // layer or tensor that differs. Optimizer slots of another optimizer are
+  // skipped (fresh state, with a line saying so). Data-parallel: rank 0 reads
+  // the file and broadcasts it; every rank throws if it fails.
+  void load(const std::filesystem::path& path, const LoadOptions& options = {});
 
   std::string summary() const;       // a Keras-like table
-  std::string architecture() const;  // one line, stored in checkpoints
+  std::string architecture() const;  // one line, shown beside load errors
+  std::string to_json() const;       // the architecture (input, seed, layers), as load_model() reads it
+  const std::vector<Layer>& layers() const { return layers_; }
+  const CompileOptions& compile_options() const { return options_; }
+  bool compiled() const { return compiled_; }
   const Graph& graph() const { return graph_; }
-  NodeId input_node() const { return x_; }       // the images placeholder [N, ...input shape]
-  NodeId output_node() const { return probs_; }  // the inference path's class probabilities (after compile)
+  NodeId input_node() const { return x_; }        // the items placeholder [N, ...input shape]
+  NodeId output_node() const { return output_; }  // the inference path's output (after compile)
   Backend& backend() const;
   const Shape& input_shape() const { return input_; }
-  int64_t classes() const;
+  uint64_t seed() const { return seed_; }
+  int64_t classes() const { return output_width(); }
+  int64_t output_width() const;  // values per item of the model's output
   int64_t step() const { return step_; }
   int64_t parameter_count() const;
   Communicator& comm() const;  // after compile(): single-process unless one was given
 
  private:
-  // Appends layer `index` to the path ending at x (training: with dropout).
-  NodeId apply(size_t index, NodeId x, bool training);
+  friend class FitLoop;
   std::string unique_name(const std::string& base);
   Executable& executable(const std::string& which, int64_t max_batch);
-  // The nodes the "train_checked" executable keeps: every f32 value of a
-  // training step but the updates, in execution order (set by compile()).
   std::vector<NodeId> checked_nodes() const;
-  // Throws NumericsError naming the first non-finite value of the last run.
   void check_numerics(const Executable& exe, int64_t step, int epoch) const;
   void require_compiled(const char* what) const;
-  void check_data(const Dataset& d, const char* what) const;
-  void load_here(const std::filesystem::path& path);
-  // Rank 0's variables and step to every rank.
+  void check_data(const Dataset& d, const char* what, bool needs_targets) const;
+  void load_here(const std::filesystem::path& path, const LoadOptions& options);
   void broadcast_variables();
-  // predict()'s loop: batch_at(first, n) gives the f32 images [first, first + n).
+  void build_loss(const CompileOptions& options);
   std::vector<float> predict_batches(int64_t count, int batch_size,
                                      const std::function<const float*(int64_t, int64_t)>& batch_at);
+  // The weights get_weights() covers: parameters and layer states (not optimizer slots).
+  std::vector<NodeId> weight_nodes() const;
+  float lr_scale_for_step() const;
+  // How the targets of `d` are fed: as class ids, or as float rows (ids expanded to one-hot).
+  bool feeds_ids(const Dataset& d) const;
 
   Shape input_;
   uint64_t seed_;
   Graph graph_;
-  NodeId x_, y_, step_ph_, base_ph_;
+  NodeId x_, labels_, step_ph_, base_ph_;
+  NodeId targets_ = kNoNode;    // f32 [N, ...output] when the loss takes float targets
+  NodeId lr_ph_ = kNoNode;      // f32 [1]: the learning rate over the optimizer's configured one
   NodeId weight_ph_ = kNoNode;  // data-parallel: this rank's share of the global batch, scaling its gradients
-  NodeId train_out_;  // the training path's current last node
+  NodeId train_out_;            // the training path's current last node
   std::vector<Layer> layers_;
-  std::vector<std::pair<NodeId, NodeId>> layer_params_;  // (kernel, bias) per layer, kNoNode when none
+  std::vector<layers::Vars> layer_vars_;
   std::vector<std::string> layer_names_;
+  std::vector<NodeId> layer_updates_;  // batch norm's moving statistics, on the training path
   std::map<std::string, int> name_counts_;
 
   bool compiled_ = false;
-  NodeId loss_ = kNoNode, train_acc_ = kNoNode, probs_ = kNoNode, eval_loss_ = kNoNode, eval_acc_ = kNoNode;
-  std::vector<NodeId> updates_;
-  std::vector<NodeId> checked_;  // checked_nodes(), computed once
+  CompileOptions options_;
+  NodeId loss_ = kNoNode, train_metric_src_ = kNoNode, train_argmax_src_ = kNoNode;
+  NodeId output_ = kNoNode, eval_loss_ = kNoNode, eval_argmax_src_ = kNoNode;
+  std::vector<NodeId> updates_;         // optimizer updates and layer updates: the training step's side effects
+  std::vector<NodeId> optimizer_slots_; // states created by the optimizer
+  std::vector<NodeId> checked_;
   std::shared_ptr<Communicator> comm_;
   std::unique_ptr<Backend> backend_;
   std::map<std::pair<std::string, int64_t>, std::unique_ptr<Executable>> executables_;
   int64_t step_ = 0;
+  double lr_ = 0;  // the current learning rate when no schedule drives it
+  bool stop_requested_ = false;
+  // Callback states read from a checkpoint, handed to callbacks of the same key at fit().
+  std::map<std::string, std::string> callback_states_;
+  std::vector<Callback*> active_callbacks_;  // during fit(): whose state save() writes
 };
+
+// Rebuilds the model a checkpoint describes (format 2), compiles it with the
+// stored compile options on `backend`, and loads its variables: it predicts,
+// evaluates and trains on without the architecture in code.
+struct LoadModelOptions {
+  std::string backend = "cpu";
+  BackendOptions backend_options = {};
+  std::shared_ptr<Communicator> comm = {};
+  std::ostream* log = nullptr;
+};
+std::unique_ptr<Sequential> load_model(const std::filesystem::path& path, const LoadModelOptions& options = {});
 
 }  // namespace gg

@@ -201,8 +201,8 @@ bad_data "images the net cannot take" "$ti.gz: images are 32x32, but the MNIST C
 expect "ckpt: empty"          nonzero "empty.ckpt: empty file"            -- "$mnist" evaluate --data "$data" --load "$tmp/empty.ckpt"
 head -c 1000 "$tmp/w.ckpt" > "$tmp/short.ckpt"
 expect "ckpt: truncated"      nonzero "short.ckpt: truncated"             -- "$mnist" evaluate --data "$data" --load "$tmp/short.ckpt"
-cp "$tmp/w.ckpt" "$tmp/newer.ckpt" && printf '\2' | dd of="$tmp/newer.ckpt" bs=1 seek=8 conv=notrunc status=none
-expect "ckpt: newer version"  nonzero "newer.ckpt: format version 2 is newer" -- "$mnist" evaluate --data "$data" --load "$tmp/newer.ckpt"
+cp "$tmp/w.ckpt" "$tmp/newer.ckpt" && printf '\3' | dd of="$tmp/newer.ckpt" bs=1 seek=8 conv=notrunc status=none
+expect "ckpt: newer version"  nonzero "newer.ckpt: format version 3 is newer" -- "$mnist" evaluate --data "$data" --load "$tmp/newer.ckpt"
 cp "$tmp/w.ckpt" "$tmp/flip.ckpt" && flip_byte "$tmp/flip.ckpt" 100
 expect "ckpt: flipped byte"   nonzero "flip.ckpt: checksum mismatch"      -- "$mnist" evaluate --data "$data" --load "$tmp/flip.ckpt"
 expect "ckpt: a folder"       nonzero "$tmp"                              -- "$mnist" evaluate --data "$data" --load "$tmp"

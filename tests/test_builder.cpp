@@ -93,13 +93,19 @@ TEST_CASE("a MaxPooling2D window larger than its input") {
 
 TEST_CASE("other malformed layers") {
   Sequential m(Shape{1, 8, 8});
-  std::string msg = error_of<GraphError>([&] { m.add(Activation{"tanh", "act_x"}); });
-  CHECK_MSG(msg, "\"act_x\"");
-  CHECK_MSG(msg, "'tanh'");
-  CHECK_MSG(msg, "relu, softmax");
-  msg = error_of<GraphError>([&] { m.add(Activation{"softmax", "early_softmax"}); });
-  CHECK_MSG(msg, "\"early_softmax\"");
-  CHECK_MSG(msg, "[N,1,8,8]");
+  // An unknown activation fails where it is spelled, listing the known ones.
+  std::string msg = error_of<GraphError>([&] { m.add(Activation{"tanhh", "act_x"}); });
+  CHECK_MSG(msg, "'tanhh'");
+  CHECK_MSG(msg, "relu, sigmoid, tanh, softmax");
+  Activation bad_alpha(ActivationKind::elu, "bad_alpha");
+  bad_alpha.alpha = -1;
+  msg = error_of<GraphError>([&] { m.add(bad_alpha); });
+  CHECK_MSG(msg, "\"bad_alpha\"");
+  CHECK_MSG(msg, "alpha must be > 0");
+  msg = error_of<GraphError>([&] { m.add(BatchNormalization{.momentum = 1.5, .name = "bn_x"}); });
+  CHECK_MSG(msg, "\"bn_x\"");
+  CHECK_MSG(msg, "momentum");
+  CHECK_MSG(error_of<GraphError>([&] { m.add(GlobalAveragePooling2D{}); m.add(GlobalAveragePooling2D{"gap_2"}); }), "\"gap_2\"");
   CHECK_MSG(error_of<GraphError>([&] { m.add(Dropout{1.0, "drop_all"}); }), "\"drop_all\"");
   CHECK_MSG(error_of<GraphError>([&] { m.add(Conv2D{0, {3, 3}, 1, PaddingMode::valid, "no_filters"}); }), "\"no_filters\"");
   // A layer may not take a name the graph already uses.
@@ -108,13 +114,20 @@ TEST_CASE("other malformed layers") {
   CHECK_MSG(msg, "already used");
 }
 
-TEST_CASE("compile() checks the loss, the final softmax and the backend") {
-  SUBCASE("no final softmax") {
+TEST_CASE("compile() checks the loss, the final activation and the backend") {
+  SUBCASE("from_logits after a softmax") {
     Sequential m(Shape{1, 8, 8});
-    m.add(Flatten{});
-    m.add(Dense{3});
-    const std::string msg = error_of<GraphError>([&] { m.compile(); });
+    add_small_layers(m);
+    const std::string msg = error_of<GraphError>([&] { m.compile({.loss = Loss(LossKind::categorical_crossentropy, true)}); });
+    CHECK_MSG(msg, "from_logits");
     CHECK_MSG(msg, "softmax");
+  }
+  SUBCASE("a categorical loss on an image output") {
+    Sequential m(Shape{1, 8, 8});
+    m.add(Conv2D{2, {3, 3}});
+    const std::string msg = error_of<GraphError>([&] { m.compile(); });
+    CHECK_MSG(msg, "categorical_crossentropy needs a model output [N,classes]");
+    CHECK_MSG(msg, "[N,2,6,6]");
   }
   SUBCASE("a loss that reaches no parameter") {
     Sequential m(Shape{10, 1, 1});
@@ -125,14 +138,14 @@ TEST_CASE("compile() checks the loss, the final softmax and the backend") {
   }
   SUBCASE("an empty model") {
     Sequential m(Shape{4, 1, 1});
-    CHECK_MSG(error_of<GraphError>([&] { m.compile(); }), "softmax");
+    CHECK_MSG(error_of<GraphError>([&] { m.compile(); }), "no layers");
   }
   SUBCASE("unknown loss") {
     Sequential m(Shape{1, 8, 8});
     add_small_layers(m);
-    const std::string msg = error_of<GraphError>([&] { m.compile({.loss = "mse"}); });
-    CHECK_MSG(msg, "'mse'");
-    CHECK_MSG(msg, "categorical_crossentropy");
+    const std::string msg = error_of<GraphError>([&] { m.compile({.loss = "msee"}); });
+    CHECK_MSG(msg, "'msee'");
+    CHECK_MSG(msg, "sparse_categorical_crossentropy, categorical_crossentropy, binary_crossentropy, mse, mae");
   }
   SUBCASE("vulkan: not built, or a device that does not exist") {
     Sequential m(Shape{1, 8, 8});

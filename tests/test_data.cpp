@@ -192,6 +192,13 @@ TEST_CASE("batch order equals fit()'s shuffle; every sample once per epoch") {
       CHECK(sorted == all);
     }
   }
+  // An epoch reached directly (a resumed run) has the order it has after the epochs before it.
+  for (int epoch : {3, 1, 4, 2}) {
+    BatchIterator jump(d, {.batch_size = 5, .seed = 7});
+    jump.start_epoch(epoch);
+    const auto ref = reference_orders(23, 7, 4);
+    CHECK(std::vector<int64_t>(jump.order().begin(), jump.order().end()) == ref[static_cast<size_t>(epoch - 1)]);
+  }
   // Without shuffle the order stays 0, 1, 2, ...
   BatchIterator plain(d, {.batch_size = 4, .shuffle = false, .seed = 9});
   plain.start_epoch(3);

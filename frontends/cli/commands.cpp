@@ -9,11 +9,14 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/frontends/checkpoint.h>
 #include <graphgrad/frontends/dataset.h>
 #include <graphgrad/frontends/idx.h>
 #include <graphgrad/frontends/mnist_model.h>
@@ -37,15 +40,92 @@ int64_t peak_rss_mib() {
   return u.ru_maxrss / 1024;  // kilobytes on Linux
 }
 
-std::unique_ptr<Sequential> compiled_model(const CommonOptions& c, const Shape& input) {
-  auto model = make_mnist_cnn(c.seed, input);
+CompileOptions compile_options(const CommonOptions& c) {
   CompileOptions co;
   co.backend = c.backend;
   co.backend_options.threads = c.threads;
   co.backend_options.device = c.device;
   co.comm = c.comm;
   co.allreduce.bucket_bytes = c.bucket_mib > 0 ? static_cast<size_t>(c.bucket_mib * (1 << 20)) : SIZE_MAX;
+  return co;
+}
+
+Optimizer optimizer_of(const TrainOptions& t) {
+  Optimizer o;
+  if (t.optimizer == "adam") o = Adam{};
+  else if (t.optimizer == "adamw") o = AdamW{};
+  else if (t.optimizer == "sgd") o = SGD{.lr = 0.01, .momentum = 0.9};
+  else if (t.optimizer == "rmsprop") o = RMSprop{};
+  else throw std::invalid_argument("--optimizer " + t.optimizer + ": unknown (known: adam, adamw, sgd, rmsprop)");
+  if (t.lr < 0) throw std::invalid_argument(fmt::format("--lr {}: must be > 0", t.lr));
+  if (t.lr > 0) std::visit([&](auto& cfg) { cfg.lr = t.lr; }, o);
+  return o;
+}
+
+// "key=value,..." into a map; a bare key maps to "".
+std::map<std::string, std::string> key_values(const std::string& spec) {
+  std::map<std::string, std::string> out;
+  size_t at = 0;
+  while (at <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', at), spec.size());
+    const std::string item = spec.substr(at, comma - at);
+    if (!item.empty()) {
+      const size_t eq = item.find('=');
+      out[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+    }
+    at = comma + 1;
+  }
+  return out;
+}
+
+double number_of(const std::string& flag, const std::string& key, const std::string& v) {
+  try {
+    size_t used = 0;
+    const double d = std::stod(v, &used);
+    if (used == v.size()) return d;
+  } catch (const std::exception&) {
+  }
+  throw std::invalid_argument(fmt::format("{}: {}={} is not a number", flag, key, v));
+}
+
+std::optional<Augmentation> augmentation_of(const std::string& spec) {
+  if (spec.empty() || spec == "none") return std::nullopt;
+  const std::string s = spec == "default" ? "shift=0.1,rotation=10,zoom=0.1" : spec;
+  Augmentation a;
+  for (const auto& [k, v] : key_values(s)) {
+    const double x = number_of("--augment", k, v);
+    if (k == "shift") a.height_shift = a.width_shift = Range{-x, x};
+    else if (k == "rotation") a.rotation = Range{-x, x};
+    else if (k == "zoom") a.zoom = Range{-x, x};
+    else throw std::invalid_argument("--augment: unknown option '" + k + "' (known: shift=F, rotation=DEGREES, zoom=F, or 'default')");
+  }
+  return a;
+}
+
+// The model of --model, compiled with --optimizer, --lr and --lr-schedule.
+std::unique_ptr<Sequential> compiled_model(const CommonOptions& c, const TrainOptions& t, const Shape& input,
+                                           int64_t steps_per_epoch) {
+  auto model = make_model(zoo_from_name(t.model), c.seed, input);
+  CompileOptions co = compile_options(c);
+  co.loss = LossKind::sparse_categorical_crossentropy;
+  co.optimizer = optimizer_of(t);
+  if (!t.lr_schedule.empty() && t.lr_schedule.rfind("plateau", 0) != 0)
+    co.lr_schedule = parse_schedule(t.lr_schedule, optimizer_lr(co.optimizer), steps_per_epoch);
   model->compile(co);
+  return model;
+}
+
+// The model a checkpoint holds (format 2), or, for a format-1 file, the
+// tutorial's CNN that every format-1 file was written for.
+std::unique_ptr<Sequential> loaded_model(const CommonOptions& c, const std::string& path) {
+  const ckpt::Checkpoint head = ckpt::load(path);
+  if (!head.json.empty()) {
+    CompileOptions co = compile_options(c);
+    return load_model(path, {.backend = co.backend, .backend_options = co.backend_options, .comm = co.comm});
+  }
+  auto model = make_mnist_cnn(c.seed, Shape{1, 28, 28});
+  model->compile(compile_options(c));
+  model->load(path);
   return model;
 }
 
@@ -95,8 +175,8 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   if (!t.plot.empty() && c.root()) check_plot_tools(t.plot, t.plot_with);
   const Dataset train_set = load_split(c, "train", t.train_limit);
   const Dataset test_set = load_split(c, "test", c.test_limit);
-  auto model = compiled_model(c, train_set.item_shape);
   const int64_t steps_per_epoch = (train_set.size() + c.batch - 1) / c.batch;
+  auto model = compiled_model(c, t, train_set.item_shape, steps_per_epoch);
   int done_epochs = 0;
   if (!t.resume.empty()) {
     model->load(t.resume);  // parameters, Adam's moments and the step count
@@ -117,6 +197,23 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   fo.validation = &test_set;
   fo.verbose = c.json ? 0 : 1;
   fo.check_numerics = t.check_numerics;
+  fo.augment = augmentation_of(t.augment);
+  if (t.early_stopping > 0)
+    fo.callbacks.push_back(std::make_shared<EarlyStopping>(
+        EarlyStopping::Options{.monitor = "val_loss", .patience = t.early_stopping, .restore_best_weights = true}));
+  if (t.lr_schedule.rfind("plateau", 0) == 0) {
+    ReduceLROnPlateau::Options p{.monitor = "val_loss", .factor = 0.5, .patience = 2};
+    const size_t colon = t.lr_schedule.find(':');
+    for (const auto& [k, v] : key_values(colon == std::string::npos ? "" : t.lr_schedule.substr(colon + 1))) {
+      const double x = number_of("--lr-schedule", k, v);
+      if (k == "patience") p.patience = static_cast<int>(x);
+      else if (k == "factor") p.factor = x;
+      else if (k == "min_lr") p.min_lr = x;
+      else if (k == "cooldown") p.cooldown = static_cast<int>(x);
+      else throw std::invalid_argument("--lr-schedule plateau: unknown option '" + k + "' (known: patience, factor, min_lr, cooldown)");
+    }
+    fo.callbacks.push_back(std::make_shared<ReduceLROnPlateau>(p));
+  }
   double train_s = 0;
   int64_t trained = 0;
   double last_acc = 0;
@@ -127,7 +224,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
     curves.push_back({{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy}, {"epoch_s", s.seconds}});
     if (c.json && c.root())
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
-                                  {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
+                                  {"learning_rate", s.learning_rate}, {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
     if (!t.save.empty() && (s.epoch % t.save_every == 0 || s.epoch == t.epochs)) {
       model->save(t.save);
@@ -230,8 +327,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
 
 int evaluate(const CommonOptions& c, const std::string& load) {
   const Dataset test_set = load_split(c, "test", c.test_limit);
-  auto model = compiled_model(c, test_set.item_shape);
-  model->load(load);
+  auto model = loaded_model(c, load);
   const Evaluation e = model->evaluate(test_set, c.batch);  // sharded across ranks under mpirun
   if (!c.root()) return 0;
   if (c.json)
@@ -250,8 +346,7 @@ int predict(const CommonOptions& c, const std::string& load, int64_t index, int6
   if (count > test_set.size() - index)
     throw std::invalid_argument(fmt::format("--index {} --count {} runs past the test set ({} images; at most --count {} from there)",
                                             index, count, test_set.size(), test_set.size() - index));
-  auto model = compiled_model(c, test_set.item_shape);
-  model->load(load);
+  auto model = loaded_model(c, load);
   std::vector<float> images(static_cast<size_t>(count * test_set.item_floats()));
   test_set.copy_items(index, count, images.data());
   const std::vector<float> all = model->predict(images.data(), count, c.batch);  // in batches of --batch
@@ -300,8 +395,7 @@ int devices() {
 
 int export_onnx_model(const CommonOptions& c, const std::string& load, const std::string& onnx_path) {
 #ifdef GRAPHGRAD_HAS_ONNX
-  auto model = compiled_model(c, Shape{1, 28, 28});
-  model->load(load);
+  auto model = loaded_model(c, load);
   const Backend& backend = model->backend();
   const OnnxExportStats st = export_onnx(model->graph(), model->input_node(), model->output_node(), [&](NodeId id) {
     std::vector<float> v(static_cast<size_t>(model->graph().node(id).shape.numel()));
@@ -319,7 +413,8 @@ int export_onnx_model(const CommonOptions& c, const std::string& load, const std
 }
 
 int graph(const CommonOptions& c, bool dot, const std::string& out) {
-  auto model = compiled_model(c, Shape{1, 28, 28});
+  auto model = make_mnist_cnn(c.seed, Shape{1, 28, 28});
+  model->compile(compile_options(c));
   const std::string text = dot ? model->graph().to_dot() : model->graph().dump();
   if (out.empty()) {
     std::cout << text;

@@ -25,6 +25,12 @@ struct CommonOptions {
 };
 
 struct TrainOptions {
+  std::string model = "keras-cnn";  // the zoo's name (mnist_model.h)
+  std::string optimizer = "adam";   // adam, adamw, sgd, rmsprop
+  double lr = 0;                    // 0: the optimizer's Keras default
+  std::string lr_schedule;          // schedules.h's parse_schedule() spelling, or plateau:patience=N[,factor=F][,min_lr=M]
+  std::string augment;              // "shift=0.1,rotation=10,zoom=0.1" (any subset), or "default"
+  int early_stopping = 0;           // patience in epochs on val_loss (0: off); restores the best epoch's weights
   int epochs = 10;
   int64_t train_limit = 0;
   std::string save;

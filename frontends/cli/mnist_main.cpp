@@ -79,8 +79,20 @@ int main(int argc, char** argv) {
   };
 
   TrainOptions t;
-  auto* train_cmd = app.add_subcommand("train", "train the net (Adam, lr 1e-3), validating on the test set each epoch");
+  auto* train_cmd = app.add_subcommand("train", "train a model of the zoo (default: the tutorial's CNN, Adam, lr 1e-3), validating on the test set each epoch");
   common(train_cmd);
+  train_cmd->add_option("--model", t.model, "keras-cnn (the tutorial's), lenet5, bn-cnn (batch norm) or mlp")
+      ->capture_default_str()->check(CLI::IsMember({"keras-cnn", "lenet5", "bn-cnn", "mlp"}));
+  train_cmd->add_option("--optimizer", t.optimizer, "adam, adamw, sgd (momentum 0.9) or rmsprop, with Keras's defaults")
+      ->capture_default_str()->check(CLI::IsMember({"adam", "adamw", "sgd", "rmsprop"}));
+  train_cmd->add_option("--lr", t.lr, "learning rate (default: the optimizer's: 1e-3; sgd 0.01)")->check(CLI::PositiveNumber);
+  train_cmd->add_option("--lr-schedule", t.lr_schedule,
+                        "step:every=N,factor=F | exponential:decay_steps=N,rate=R[,staircase] | "
+                        "cosine:decay_steps=N[,alpha=A][,warmup_steps=W][,warmup_target=T] (counts in steps, or epochs as 5e) | "
+                        "plateau:patience=N[,factor=F][,min_lr=M] (on the test loss)");
+  train_cmd->add_option("--augment", t.augment, "random shifts, rotations and zoom per image: shift=F,rotation=DEGREES,zoom=F, or default (0.1, 10, 0.1)");
+  train_cmd->add_option("--early-stopping", t.early_stopping, "stop after N epochs without a better test loss, keeping the best epoch's weights")
+      ->check(CLI::Range(1, 100000));
   train_cmd->add_option("--bucket-mib", c.bucket_mib, "under mpirun: gradients go out in all-reduce buckets of this size "
                         "while the backward pass goes on (0: one bucket after it)")->capture_default_str()->check(CLI::Range(0.0, 4096.0));
   train_cmd->add_option("--epochs", t.epochs, "epochs")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -96,12 +108,12 @@ int main(int argc, char** argv) {
   std::string load;
   auto* eval_cmd = app.add_subcommand("evaluate", "test loss and accuracy of saved weights");
   common(eval_cmd);
-  eval_cmd->add_option("--load", load, "weights written by train --save")->required();
+  eval_cmd->add_option("--load", load, "a checkpoint written by train --save (the model comes from it)")->required();
 
   int64_t index = 0, count = 1;
   auto* predict_cmd = app.add_subcommand("predict", "class probabilities of test images (one by default), as in the tutorial");
   common(predict_cmd);
-  predict_cmd->add_option("--load", load, "weights written by train --save")->required();
+  predict_cmd->add_option("--load", load, "a checkpoint written by train --save (the model comes from it)")->required();
   predict_cmd->add_option("--index", index, "test image index")->capture_default_str();
   predict_cmd->add_option("--count", count, "images --index.. --index+N-1, run in batches of --batch (one JSON line each with --json)")
       ->capture_default_str();
@@ -121,7 +133,7 @@ int main(int argc, char** argv) {
   std::string onnx_out;
   auto* export_cmd = app.add_subcommand("export", "write the trained net's inference graph as an ONNX model (opset 13)");
   common(export_cmd, false);
-  export_cmd->add_option("--load", load, "weights written by train --save")->required();
+  export_cmd->add_option("--load", load, "a checkpoint written by train --save (the model comes from it)")->required();
   export_cmd->add_option("--onnx", onnx_out, "the .onnx file to write")->required();
 
   auto* devices_cmd = app.add_subcommand("devices", "list the devices each backend can use (Vulkan: type, driver, memory, limits)");

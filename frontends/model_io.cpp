@@ -1,0 +1,192 @@
+// Sequential's checkpoints: save(), load() and load_model(). A format-2
+// checkpoint holds, beside the variables, a JSON document with the
+// architecture, the compile options, the learning rate, the callbacks' state
+// and which tensors are optimizer slots; format-1 files (no JSON) still load.
+#include <algorithm>
+#include <exception>
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <graphgrad/graph/op.h>
+
+#include "checkpoint.h"
+#include "model_json.h"
+#include "sequential.h"
+
+namespace gg {
+namespace {
+using json = nlohmann::json;
+
+json parse_json(const ckpt::Checkpoint& c, const std::string& path) {
+  try {
+    return json::parse(c.json);
+  } catch (const json::exception& e) {
+    throw ckpt::CheckpointError(path + ": its JSON document does not parse: " + e.what());
+  }
+}
+
+// Format 1 named optimizer slots "<parameter>/<optimizer>_<slot>".
+bool looks_like_v1_slot(const std::string& name) {
+  const size_t slash = name.rfind('/');
+  if (slash == std::string::npos) return false;
+  const std::string tail = name.substr(slash + 1);
+  return tail.rfind("adam_", 0) == 0 || tail.rfind("sgd_", 0) == 0 || tail.rfind("rmsprop_", 0) == 0 || tail == "velocity" ||
+         tail == "momentum";
+}
+}  // namespace
+
+std::string Sequential::to_json() const { return model_to_json({input_, seed_, layers_}).dump(); }
+
+void Sequential::save(const std::filesystem::path& path) const {
+  require_compiled("save()");
+  if (comm_->rank() != 0) return;  // every rank holds the same variables; one file
+  ckpt::Checkpoint c;
+  c.step = static_cast<uint64_t>(step_);
+  c.architecture = architecture();
+  json slots = json::array(), callbacks = json::object();
+  for (NodeId id : optimizer_slots_) slots.push_back(graph_.node(id).name);
+  for (const Callback* cb : active_callbacks_)
+    if (!cb->key().empty()) callbacks[cb->key()] = json::parse(cb->state());
+  for (const auto& [key, state] : callback_states_)
+    if (!callbacks.contains(key)) callbacks[key] = json::parse(state);  // kept from the checkpoint this model loaded
+  const json doc{{"model", model_to_json({input_, seed_, layers_})},
+                 {"compile", compile_to_json(options_)},
+                 {"optimizer", std::string(optimizer_name(options_.optimizer))},
+                 {"optimizer_slots", slots},
+                 {"training", {{"learning_rate", lr_}, {"callbacks", callbacks}}}};
+  c.json = doc.dump();
+  for (NodeId v : graph_.variables()) {
+    const Node& n = graph_.node(v);
+    ckpt::Tensor t{n.name, n.shape, std::vector<float>(static_cast<size_t>(n.shape.numel()))};
+    backend_->read_variable(v, t.values);
+    c.tensors.push_back(std::move(t));
+  }
+  ckpt::save(path, c);
+}
+
+void Sequential::load(const std::filesystem::path& path, const LoadOptions& options) {
+  require_compiled("load()");
+  if (comm_->size() == 1) return load_here(path, options);
+  // Rank 0 reads; the others learn whether it could, then receive what it read.
+  std::exception_ptr failed;
+  std::string why;
+  if (comm_->rank() == 0) try {
+      load_here(path, options);
+    } catch (const std::exception& e) {
+      failed = std::current_exception(), why = *e.what() ? e.what() : "unknown error";
+    }
+  int64_t length = static_cast<int64_t>(why.size());
+  comm_->broadcast(std::as_writable_bytes(std::span<int64_t>(&length, 1)), 0);
+  why.resize(static_cast<size_t>(length));
+  comm_->broadcast(std::as_writable_bytes(std::span<char>(why.data(), why.size())), 0);
+  if (failed) std::rethrow_exception(failed);
+  if (length) throw ckpt::CheckpointError("rank 0 could not load the checkpoint: " + why);
+  broadcast_variables();
+}
+
+void Sequential::load_here(const std::filesystem::path& path, const LoadOptions& options) {
+  const ckpt::Checkpoint c = ckpt::load(path);
+  const std::string p = path.string();
+  const std::string archs = "\n  checkpoint: " + c.architecture + "\n  this model: " + architecture();
+  std::set<std::string> their_slots;
+  std::string their_optimizer = "another optimizer";
+  json doc;
+  if (!c.json.empty()) {
+    doc = parse_json(c, p);
+    ModelConfig theirs;
+    try {
+      theirs = model_from_json(doc.at("model"));
+    } catch (const std::exception& e) {
+      throw ckpt::CheckpointError(p + ": its architecture does not read: " + e.what());
+    }
+    const std::string diff = first_difference(theirs, {input_, seed_, layers_});
+    if (!diff.empty()) throw ckpt::CheckpointError(p + ": another architecture: " + diff);
+    if (doc.contains("optimizer_slots"))
+      for (const auto& s : doc["optimizer_slots"]) their_slots.insert(s.get<std::string>());
+    if (doc.contains("optimizer")) their_optimizer = doc["optimizer"].get<std::string>();
+  } else {
+    for (const ckpt::Tensor& t : c.tensors)
+      if (looks_like_v1_slot(t.name)) their_slots.insert(t.name);
+    if (!their_slots.empty()) their_optimizer = their_slots.begin()->find("/adam_") != std::string::npos ? "adam" : "sgd";
+  }
+
+  const std::vector<NodeId> weights = weight_nodes();
+  auto is_weight = [&](NodeId id) { return std::find(weights.begin(), weights.end(), id) != weights.end(); };
+  auto is_slot = [&](NodeId id) { return std::find(optimizer_slots_.begin(), optimizer_slots_.end(), id) != optimizer_slots_.end(); };
+  // Check everything before writing anything, so a bad file leaves the model as it was.
+  std::vector<std::pair<NodeId, const ckpt::Tensor*>> writes;
+  size_t slots_loaded = 0, slots_skipped = 0;
+  for (const ckpt::Tensor& t : c.tensors) {
+    const NodeId id = graph_.find(t.name);
+    const bool ours = id != kNoNode && (is_weight(id) || is_slot(id));
+    if (!ours) {
+      if (their_slots.count(t.name)) {
+        ++slots_skipped;
+        continue;
+      }
+      throw ckpt::CheckpointError(p + ": tensor \"" + t.name + "\" is not part of this model (another architecture?)" + archs);
+    }
+    if (graph_.node(id).shape != t.shape)
+      throw ckpt::CheckpointError(p + ": tensor \"" + t.name + "\" has shape " + t.shape.str() + ", the model expects " +
+                                  graph_.node(id).shape.str() + archs);
+    if (is_slot(id)) {
+      if (options.weights_only) continue;
+      ++slots_loaded;
+    }
+    writes.emplace_back(id, &t);
+  }
+  for (NodeId w : weights)
+    if (!c.find(graph_.node(w).name))
+      throw ckpt::CheckpointError(p + ": no tensor for \"" + graph_.node(w).name + "\" (another architecture?)" + archs);
+  // The optimizer's state comes whole or not at all: half of Adam's slots would be a silent wrong answer.
+  const bool full_state = !options.weights_only && slots_loaded == optimizer_slots_.size() && slots_skipped == 0;
+  if (!options.weights_only && !full_state && (slots_loaded || slots_skipped)) {
+    std::ostream& log = options.log ? *options.log : std::cerr;
+    log << fmt::format("{}: the checkpoint's optimizer state ({}, {} tensors) does not fit this model's {}: "
+                       "its optimizer state starts fresh\n",
+                       p, their_optimizer, slots_loaded + slots_skipped, optimizer_name(options_.optimizer));
+    std::erase_if(writes, [&](const auto& w) { return is_slot(w.first); });
+  }
+  for (const auto& [id, t] : writes) backend_->write_variable(id, t->values);
+  if (full_state) {
+    step_ = static_cast<int64_t>(c.step);
+    if (doc.contains("training")) {
+      const json& tr = doc["training"];
+      if (tr.contains("learning_rate") && tr["learning_rate"].is_number() && !options_.lr_schedule)
+        lr_ = tr["learning_rate"].get<double>();
+      callback_states_.clear();
+      if (tr.contains("callbacks"))
+        for (auto it = tr["callbacks"].begin(); it != tr["callbacks"].end(); ++it) callback_states_[it.key()] = it.value().dump();
+    }
+  }
+}
+
+std::unique_ptr<Sequential> load_model(const std::filesystem::path& path, const LoadModelOptions& options) {
+  const std::string p = path.string();
+  const ckpt::Checkpoint c = ckpt::load(path);
+  if (c.json.empty())
+    throw ckpt::CheckpointError(p + ": a format-" + std::to_string(c.version) +
+                                " checkpoint holds no architecture to rebuild; build the model in code and load() it");
+  const json doc = parse_json(c, p);
+  ModelConfig m;
+  CompileOptions co;
+  try {
+    m = model_from_json(doc.at("model"));
+    compile_from_json(doc.at("compile"), co);
+  } catch (const std::exception& e) {
+    throw ckpt::CheckpointError(p + ": its architecture does not read: " + e.what());
+  }
+  auto model = std::make_unique<Sequential>(m.input, m.seed);
+  for (Layer& l : m.layers) model->add(std::move(l));
+  co.backend = options.backend;
+  co.backend_options = options.backend_options;
+  co.comm = options.comm;
+  model->compile(co);
+  model->load(path, {.log = options.log});
+  return model;
+}
+
+}  // namespace gg
