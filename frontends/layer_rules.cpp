@@ -98,16 +98,25 @@ NodeId activate(Graph& g, ActivationKind kind, NodeId x, const std::string& name
   throw GraphError("activation: kind out of range");
 }
 
-NodeId apply(const Path& path, size_t index, const Layer& layer, const Vars& v, const std::string& layer_name, NodeId x) {
+NodeId apply(const Path& path, size_t index, const Layer& layer, const Vars& v, const std::string& layer_name, NodeId x,
+             const std::string& output_name) {
   Graph& g = path.g;
-  const std::string name = layer_name + (path.training ? "" : "/infer");
+  const std::string base = layer_name + (path.training ? "" : "/infer");
+  const std::string name = output_name.empty() ? base : output_name;  // a one-node layer's node
+  // A layer of two nodes (a Conv2D or Dense with an activation): the last takes output_name.
+  auto with_activation = [&](ActivationKind kind, NodeId y) {
+    const std::string act = output_name.empty() ? base + "/" + std::string(activation_name(kind)) : output_name;
+    return activate(g, kind, y, act);
+  };
   if (auto* c = as<Conv2D>(layer)) {
-    const NodeId y = ops::conv2d(g, x, v.kernel, v.bias, c->stride, padding(c->padding), name);
-    return activate(g, c->activation, y, name + "/" + std::string(activation_name(c->activation)));
+    const bool fused = c->activation != ActivationKind::linear;
+    const NodeId y = ops::conv2d(g, x, v.kernel, v.bias, c->stride, padding(c->padding), fused ? base : name);
+    return with_activation(c->activation, y);
   }
   if (auto* d = as<Dense>(layer)) {
-    const NodeId y = ops::dense(g, x, v.kernel, v.bias, name);
-    return activate(g, d->activation, y, name + "/" + std::string(activation_name(d->activation)));
+    const bool fused = d->activation != ActivationKind::linear;
+    const NodeId y = ops::dense(g, x, v.kernel, v.bias, fused ? base : name);
+    return with_activation(d->activation, y);
   }
   if (auto* p = as<MaxPooling2D>(layer)) return ops::max_pool2d(g, x, p->pool_size[0], p->stride, name);
   if (auto* p = as<AveragePooling2D>(layer)) return ops::avg_pool2d(g, x, p->pool_size[0], p->stride, padding(p->padding), name);

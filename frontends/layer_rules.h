@@ -34,8 +34,11 @@ struct Path {
   std::vector<NodeId>* updates;  // training: in-graph state updates (batch norm's moving statistics) go here
 };
 
-// Appends layer number `index` to `x` on `path`; returns its output.
-NodeId apply(const Path& path, size_t index, const Layer& layer, const Vars& vars, const std::string& name, NodeId x);
+// Appends layer number `index` to `x` on `path`; returns its output. Its
+// nodes are named after `name` (plus "/infer" on the inference path), its
+// last node `output_name` when one is given.
+NodeId apply(const Path& path, size_t index, const Layer& layer, const Vars& vars, const std::string& name, NodeId x,
+             const std::string& output_name = {});
 
 // The node of an activation of `kind` on x (x itself for linear).
 NodeId activate(Graph& g, ActivationKind kind, NodeId x, const std::string& name, std::optional<double> alpha = {});

@@ -145,7 +145,11 @@ void Sequential::build_loss(const CompileOptions& o) {
   // Inference path over the same variables, without dropout, batch norm on its moving statistics.
   NodeId z = x_;
   const layers::Path infer{graph_, false, step_ph_, base_ph_, seed_, nullptr};
-  for (size_t i = 0; i < layers_.size(); ++i) z = layers::apply(infer, i, layers_[i], layer_vars_[i], layer_names_[i], z);
+  // The model's output keeps one name whatever its last layer: "probabilities"
+  // after a softmax (the ONNX export's output, as before the zoo), else "output".
+  const std::string output_name = softmax_out ? "probabilities" : "output";
+  for (size_t i = 0; i < layers_.size(); ++i)
+    z = layers::apply(infer, i, layers_[i], layer_vars_[i], layer_names_[i], z, i + 1 == layers_.size() ? output_name : "");
   output_ = z;
   eval_loss_ = loss_on(z, "eval_loss");
   eval_argmax_src_ = softmax_out ? graph_.node(z).inputs[0] : z;

@@ -48,6 +48,12 @@ expect "predict"              0       "predicted = [0-9], actual = 7" -- "$mnist
 expect "test-limit"           0       '"test_images":5}$'           -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt" --test-limit 5 --json
 expect "test-limit negative"  nonzero "--test-limit: expects a count of images" -- "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt" --test-limit -1
 expect "predict past data"    nonzero "--index 10000"              -- "$mnist" predict --data "$data" --load "$tmp/w.ckpt" --index 10000
+# Training control from the command line: optimizer, a schedule's rate at the epoch's last step, augmentation, early stopping.
+expect "sgd with step decay"   0       '"learning_rate":0.005,'       -- "$mnist" train --data "$data" --optimizer sgd --lr 0.01 --lr-schedule step:every=4,factor=0.5 --epochs 1 --train-limit 512 --batch 64 --test-limit 100 --json
+expect "augment, early stop"   0       '"test_accuracy"'              -- "$mnist" train --data "$data" --model mlp --augment default --early-stopping 1 --lr-schedule plateau:patience=1 --epochs 2 --train-limit 256 --batch 64 --test-limit 100 --json
+expect "bad lr schedule"       nonzero "lr-schedule 'cosine:decay_steps=5,bogus=1': unknown option 'bogus'" -- "$mnist" train --data "$data" --lr-schedule cosine:decay_steps=5,bogus=1 --epochs 1
+expect "bad augment"           nonzero "--augment: unknown option 'tilt'" -- "$mnist" train --data "$data" --augment tilt=3 --epochs 1
+expect "unknown model"         nonzero "--model: tiny not in"         -- "$mnist" train --data "$data" --model tiny --epochs 1
 expect "evaluate missing ckpt" nonzero "$tmp/none.ckpt"            -- "$mnist" evaluate --data "$data" --load "$tmp/none.ckpt"
 head -c 4096 /dev/urandom > "$tmp/junk.ckpt"
 expect "evaluate junk ckpt"   nonzero "junk.ckpt.*magic"           -- "$mnist" evaluate --data "$data" --load "$tmp/junk.ckpt"
@@ -106,6 +112,17 @@ if "$mnist" export --help > /dev/null 2>&1 && ! "$mnist" export --load "$tmp/w.c
     expect "onnxruntime predicts as we do" 0 "onnxruntime [0-9.]+: 1000 images, same classes as graphgrad, probabilities within" -- \
       env -u LD_PRELOAD GG_ONNXRUNTIME_DIR="$ort_dir" node "$tests/onnx_ort_check.mjs" "$tmp/m.onnx" "$data" "$tmp/p1000.jsonl" 1000
     sed 's/^/     /' "$tmp/last.out"
+    # Every model of the zoo: trained briefly, rebuilt from its checkpoint, exported, and run in onnxruntime.
+    for zoo in lenet5 bn-cnn mlp; do
+      expect "zoo $zoo: train"  0 '"test_accuracy"' -- "$mnist" train --data "$data" --model "$zoo" --epochs 1 --train-limit 512 \
+        --test-limit 200 --batch 64 --threads 2 --json --save "$tmp/$zoo.ckpt"
+      expect "zoo $zoo: export" 0 "wrote .*$zoo.onnx" -- "$mnist" export --load "$tmp/$zoo.ckpt" --onnx "$tmp/$zoo.onnx"
+      expect "zoo $zoo: predict" 0 '^\{"index":199,' -- sh -c '"$1" predict --data "$2" --load "$3" --index 0 --count 200 --json > "$4" && tail -1 "$4"' \
+        sh "$mnist" "$data" "$tmp/$zoo.ckpt" "$tmp/$zoo.jsonl"
+      expect "zoo $zoo: onnxruntime predicts as we do" 0 "onnxruntime [0-9.]+: 200 images, same classes as graphgrad, probabilities within" -- \
+        env -u LD_PRELOAD GG_ONNXRUNTIME_DIR="$ort_dir" node "$tests/onnx_ort_check.mjs" "$tmp/$zoo.onnx" "$data" "$tmp/$zoo.jsonl" 200
+      sed 's/^/     /' "$tmp/last.out"
+    done
   else
     echo "skip onnxruntime check: ${ort_log##*$'\n'}"
   fi

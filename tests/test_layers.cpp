@@ -142,6 +142,36 @@ TEST_SUITE("layers") {
     for (size_t i = 0; i < p.size(); ++i) CHECK(p[i] == doctest::Approx(q[i]).epsilon(1e-5));
   }
 
+  TEST_CASE("BatchNormalization deep in a net: inference on the moving statistics of one batch equals training on it") {
+    // momentum 0: the moving statistics become the last batch's; a learning
+    // rate of ~0 keeps the weights; so the training-mode loss of that batch
+    // and the inference-mode loss on it must agree.
+    const int64_t n = 16;
+    std::vector<float> x = uniform(size_t(n * 64), 8, 0, 1);
+    std::vector<int32_t> y;
+    for (int64_t i = 0; i < n; ++i) y.push_back(int32_t(i % 3));
+    const Dataset d = Dataset::with_class_ids(Shape{1, 8, 8}, x, y, 3);
+    for (const char* backend : {"cpu", "vulkan"}) {
+      if (std::string(backend) == "vulkan" && !is_backend("vulkan")) continue;
+      CAPTURE(backend);
+      Sequential m(Shape{1, 8, 8}, 4);
+      m.add(Conv2D{.filters = 5, .kernel_size = {3, 3}, .use_bias = false});
+      m.add(BatchNormalization{.momentum = 0.0});
+      m.add(Activation("relu"));
+      m.add(Conv2D{.filters = 4, .kernel_size = {3, 3}, .padding = PaddingMode::same});
+      m.add(BatchNormalization{.momentum = 0.0});
+      m.add(Activation("tanh"));
+      m.add(Flatten{});
+      m.add(Dense{.units = 6, .use_bias = false});
+      m.add(BatchNormalization{.momentum = 0.0});
+      m.add(Dense{.units = 3, .activation = ActivationKind::softmax});
+      m.compile({.loss = LossKind::sparse_categorical_crossentropy, .optimizer = SGD{.lr = 1e-12}, .backend = backend,
+                 .backend_options = {1, {}}});
+      const double train_loss = m.fit(d, {.batch_size = int(n), .epochs = 1, .shuffle = false, .verbose = 0})[0].loss;
+      CHECK(m.evaluate(d, int(n)).loss == doctest::Approx(train_loss).epsilon(1e-4));
+    }
+  }
+
   TEST_CASE("losses and metrics match a host computation") {
     const int64_t n = 7, k = 4;
     const std::vector<float> x = uniform(size_t(n * 3), 4);
