@@ -62,6 +62,22 @@ struct ActiveCallbacks {
 };
 }  // namespace
 
+void Sequential::sync_layer_states() {
+  // Each rank's batch norm statistics follow its own share of the batches;
+  // like Keras's mirrored (sync-on-read, mean) variables, every rank takes
+  // their mean, so validation, checkpoints and inference agree across ranks.
+  if (comm_->size() == 1) return;
+  std::vector<float> values;
+  for (NodeId id : weight_nodes()) {
+    if (graph_.node(id).op->role() != OpRole::state) continue;
+    values.resize(static_cast<size_t>(graph_.node(id).shape.numel()));
+    backend_->read_variable(id, values);
+    comm_->allreduce_sum(values);
+    for (float& v : values) v /= static_cast<float>(comm_->size());
+    backend_->write_variable(id, values);
+  }
+}
+
 bool Sequential::feeds_ids(const Dataset& d) const {
   return options_.loss.kind == LossKind::sparse_categorical_crossentropy && d.labels() == LabelKind::class_ids;
 }
@@ -212,6 +228,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
       }
     }
     backend_->synchronize();
+    sync_layer_states();
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<double> means(names.size());
     for (size_t k = 0; k < names.size(); ++k) st.values.emplace_back(names[k], means[k] = totals[k] / double(st.images));

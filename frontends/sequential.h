@@ -171,6 +171,7 @@ class Sequential {
   void check_data(const Dataset& d, const char* what, bool needs_targets) const;
   void load_here(const std::filesystem::path& path, const LoadOptions& options);
   void broadcast_variables();
+  void sync_layer_states();  // data-parallel: every rank takes the mean of the batch norm statistics
   void build_loss(const CompileOptions& options);
   std::vector<float> predict_batches(int64_t count, int batch_size,
                                      const std::function<const float*(int64_t, int64_t)>& batch_at);

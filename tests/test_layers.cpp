@@ -172,6 +172,36 @@ TEST_SUITE("layers") {
     }
   }
 
+  TEST_CASE("training with augmentation is reproducible for a seed, and the same on both backends") {
+    const int64_t n = 24;
+    std::vector<float> x = uniform(size_t(n * 64), 9, 0, 1);
+    std::vector<int32_t> y;
+    for (int64_t i = 0; i < n; ++i) y.push_back(int32_t(i % 3));
+    const Dataset d = Dataset::with_class_ids(Shape{1, 8, 8}, x, y, 3);
+    const Augmentation aug{.height_shift = {-0.2, 0.2}, .width_shift = {-0.2, 0.2}, .rotation = {-20, 20}, .zoom = {-0.2, 0.2}};
+    auto run = [&](const std::string& backend, std::optional<Augmentation> a, uint64_t seed) {
+      Sequential m(Shape{1, 8, 8}, seed);
+      m.add(Conv2D{4, {3, 3}});
+      m.add(Activation("relu"));
+      m.add(Flatten{});
+      m.add(Dense{.units = 3, .activation = ActivationKind::softmax});
+      m.compile({.loss = LossKind::sparse_categorical_crossentropy, .backend = backend, .backend_options = {1, {}}});
+      m.fit(d, {.batch_size = 8, .epochs = 2, .verbose = 0, .augment = a});
+      return m.get_weights();
+    };
+    const auto a1 = run("cpu", aug, 5), a2 = run("cpu", aug, 5), plain = run("cpu", std::nullopt, 5), other = run("cpu", aug, 6);
+    CHECK(a1 == a2);
+    CHECK(a1 != plain);
+    CHECK(a1 != other);
+    if (is_backend("vulkan")) {
+      const auto v = run("vulkan", aug, 5);
+      double worst = 0;
+      for (size_t t = 0; t < v.size(); ++t)
+        for (size_t i = 0; i < v[t].size(); ++i) worst = std::max(worst, std::abs(double(v[t][i]) - double(a1[t][i])));
+      CHECK(worst < 1e-5);
+    }
+  }
+
   TEST_CASE("losses and metrics match a host computation") {
     const int64_t n = 7, k = 4;
     const std::vector<float> x = uniform(size_t(n * 3), 4);
