@@ -5,20 +5,24 @@
 // (stride 0: one matrix shared by the whole batch, e.g. conv weights), or of
 // a two-level batch (inner, outer_a, outer_b below).
 //
-// Each invocation computes a 4x4 block of C straight from global memory (no
-// shared memory, no barriers): CPU implementations such as lavapipe run
-// barrier-free code several times faster than a shared-memory tiled kernel
-// (measured: 5x on llvmpipe), and every GPU's caches serve the reuse.
-// Blocks and batches are walked with grid-stride loops, so the host may cap
-// the group counts at the device limits; edges are clamped on load and masked
-// on store.
-layout(local_size_x = 64) in;
+// The register-blocked gemm for CPU implementations such as lavapipe (GPUs
+// take gemm_tiled.comp): no shared memory and no barriers, which a CPU device
+// runs as coroutine switches. Each invocation computes an MB x NB block of C;
+// a workgroup's invocations share their rows (group y), so the loads of A
+// have uniform addresses (one scalar load per subgroup), and B is gathered
+// through a texel buffer (texel.glsl). Row blocks, column blocks and the
+// batch loop over their group axes (y, x, z) with a uniform stride, so the
+// host may cap the group counts at the device limits; edges are clamped on
+// load and masked on store. Sums run over k in order from 0.
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 16) in;
+#include "texel.glsl"
 
-const uint W = 4;  // C block edge per invocation
+const uint MB = 8, NB = 4;
 
 layout(std430, set = 0, binding = 0) readonly buffer BufA { float A[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BufB { float B[]; };
-layout(std430, set = 0, binding = 2) buffer BufC { float C[]; };
+layout(std430, set = 0, binding = 1) buffer BufC { float C[]; };
+TEXEL_INPUT(0, B, 2)
 
 layout(push_constant) uniform Push {
   uint M, N, K;
@@ -33,36 +37,51 @@ layout(push_constant) uniform Push {
   uint inner, outer_a, outer_b;
 } p;
 
+// lavapipe ends any loop after 65,535 iterations: k runs in chunks.
+const uint kChunk = 32768;
+
 void main() {
   if (p.M == 0 || p.N == 0) return;
-  const uint blocks_n = (p.N + W - 1) / W, blocks = (p.M + W - 1) / W * blocks_n;
-  const uint first = gl_WorkGroupID.x * 64 + gl_LocalInvocationID.x, step = gl_NumWorkGroups.x * 64;
+  const uint cols_per_group = gl_WorkGroupSize.x * NB;
   // A stored [M,K] (m stride K, k stride 1) or [K,M] (m stride 1, k stride M); likewise B.
   const uint a_m = p.trans_a == 0 ? p.K : 1, a_k = p.trans_a == 0 ? 1 : p.M;
   const uint b_k = p.trans_b == 0 ? p.N : 1, b_n = p.trans_b == 0 ? 1 : p.K;
   const uint inner = p.inner == 0 ? max(p.batch, 1u) : p.inner;
-  for (uint b = gl_WorkGroupID.y; b < p.batch; b += gl_NumWorkGroups.y) {
+  for (uint b = gl_WorkGroupID.z; b < p.batch; b += gl_NumWorkGroups.z) {
     const uint bo = b / inner, bi = b - bo * inner;
     const uint a0 = p.off_a + bo * p.outer_a + bi * p.stride_a, b0 = p.off_b + bo * p.outer_b + bi * p.stride_b;
     const uint c0 = p.off_c + b * p.stride_c;
-    for (uint blk = first; blk < blocks; blk += step) {
-      const uint m0 = (blk / blocks_n) * W, n0 = (blk % blocks_n) * W;
-      uint am[W], bn[W];
-      for (uint i = 0; i < W; ++i) am[i] = a0 + min(m0 + i, p.M - 1) * a_m, bn[i] = b0 + min(n0 + i, p.N - 1) * b_n;
-      vec4 acc[W];
-      for (uint i = 0; i < W; ++i) acc[i] = vec4(0.0);
-      for (uint k = 0; k < p.K; ++k) {
-        const uint bk = k * b_k, ak = k * a_k;
-        const vec4 bv = vec4(B[bn[0] + bk], B[bn[1] + bk], B[bn[2] + bk], B[bn[3] + bk]);
-        for (uint i = 0; i < W; ++i) acc[i] += A[am[i] + ak] * bv;
-      }
-      for (uint i = 0; i < W && m0 + i < p.M; ++i)
-        for (uint j = 0; j < W && n0 + j < p.N; ++j) {
-          const uint at = c0 + (m0 + i) * p.N + n0 + j;
-          float v = p.alpha * acc[i][j];
-          if (p.beta != 0.0) v += p.beta * C[at];
-          C[at] = v;
+    for (uint m0 = gl_WorkGroupID.y * MB; m0 < p.M; m0 += gl_NumWorkGroups.y * MB) {
+      uint am[MB];
+      for (uint i = 0; i < MB; ++i) am[i] = a0 + min(m0 + i, p.M - 1) * a_m;
+      for (uint g0 = gl_WorkGroupID.x * cols_per_group; g0 < p.N; g0 += gl_NumWorkGroups.x * cols_per_group) {
+        const uint n0 = g0 + gl_LocalInvocationID.x * NB;
+        if (n0 >= p.N) continue;
+        uint bn[NB];
+        for (uint j = 0; j < NB; ++j) bn[j] = b0 + min(n0 + j, p.N - 1) * b_n;
+        float acc[MB][NB];
+        for (uint i = 0; i < MB; ++i)
+          for (uint j = 0; j < NB; ++j) acc[i][j] = 0.0;
+        for (uint k0 = 0; k0 < p.K; k0 += kChunk) {
+          const uint k1 = min(p.K, k0 + kChunk);
+          for (uint k = k0; k < k1; ++k) {
+            const uint bk = k * b_k, ak = k * a_k;
+            float bv[NB];
+            for (uint j = 0; j < NB; ++j) bv[j] = FETCH(B, bn[j] + bk);
+            for (uint i = 0; i < MB; ++i) {
+              const float av = A[am[i] + ak];
+              for (uint j = 0; j < NB; ++j) acc[i][j] += av * bv[j];
+            }
+          }
         }
+        for (uint i = 0; i < MB && m0 + i < p.M; ++i)
+          for (uint j = 0; j < NB && n0 + j < p.N; ++j) {
+            const uint at = c0 + (m0 + i) * p.N + n0 + j;
+            float v = p.alpha * acc[i][j];
+            if (p.beta != 0.0) v += p.beta * C[at];
+            C[at] = v;
+          }
+      }
     }
   }
 }

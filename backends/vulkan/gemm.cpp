@@ -19,28 +19,26 @@ uint32_t u32(const KernelArgs& a, int64_t v) {
 
 uint32_t capped(int64_t n, uint32_t limit) { return static_cast<uint32_t>(std::clamp<int64_t>(n, 1, limit)); }
 
-namespace {
 // GRAPHGRAD_VULKAN_GEMM=tiled|blocked overrides the choice (tests run both).
-bool use_tiled(const Recorder& r) {
+bool gemm_tiled(const Recorder& r) {
   const char* v = std::getenv("GRAPHGRAD_VULKAN_GEMM");
   if (v && std::string_view(v) == "tiled") return true;
   if (v && std::string_view(v) == "blocked") return false;
   return r.gpu();
 }
-}  // namespace
 
 void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p) {
   const Recorder& r = *a.rec;
-  if (use_tiled(r)) {
+  if (gemm_tiled(r)) {
     // gemm_tiled.comp: one 16x16 group per 64x64 tile of C (x: columns, y: rows, z: batch).
     a.rec->dispatch("gemm_tiled", {sa, sb, sc}, p, capped((int64_t(p.n) + 63) / 64, r.max_groups(0)),
                     capped((int64_t(p.m) + 63) / 64, r.max_groups(1)), capped(p.batch, r.max_groups(2)));
     return;
   }
-  // gemm.comp: 64 invocations per group, each a 4x4 block of C; groups along x
-  // walk the blocks of one matrix, along y the batch.
-  const int64_t blocks = (int64_t(p.m) + 3) / 4 * ((int64_t(p.n) + 3) / 4);
-  a.rec->dispatch("gemm", {sa, sb, sc}, p, capped((blocks + 63) / 64, r.max_groups(0)), capped(p.batch, r.max_groups(1)), 1);
+  // gemm.comp: 16 invocations per group, each an 8x4 block of C; groups along x
+  // walk 64-column blocks, along y 8-row blocks, along z the batch.
+  a.rec->dispatch_texels("gemm", {sa, sc}, {sb}, p, capped((int64_t(p.n) + 63) / 64, r.max_groups(0)),
+                         capped((int64_t(p.m) + 7) / 8, r.max_groups(1)), capped(p.batch, r.max_groups(2)));
 }
 
 }  // namespace gg::vk

@@ -1,0 +1,77 @@
+// Recording the direct convolution shaders (conv_direct.h).
+#include "conv_direct.h"
+
+#include <algorithm>
+
+#include "gemm.h"
+
+namespace gg::vk {
+namespace {
+
+// Mirrors shaders/conv_push.glsl.
+struct DirectPush {
+  uint32_t n, c, h, w, oc, kh, kw, oh, ow;
+  int32_t stride, pad_top, pad_left;
+  uint32_t bias, off;
+};
+static_assert(sizeof(DirectPush) == 56);
+
+// Per invocation and per group, as in the shaders.
+constexpr int64_t kChannelBlock = 8;   // OB / CB of conv_forward and conv_input_grad, OB of conv_weight_grad
+constexpr int64_t kPixelsPerGroup = 64 * 4;  // local_size_x * PB
+constexpr int64_t kRowsPerGroup = 8 * 8;     // conv_weight_grad: local_size_x * RB
+
+DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
+  return DirectPush{.n = uint32_t(images), .c = uint32_t(g.c), .h = uint32_t(g.h), .w = uint32_t(g.w),
+                    .oc = uint32_t(g.oc), .kh = uint32_t(g.kh), .kw = uint32_t(g.kw), .oh = uint32_t(g.oh),
+                    .ow = uint32_t(g.ow), .stride = int32_t(g.stride), .pad_top = int32_t(g.pad_top),
+                    .pad_left = int32_t(g.pad_left), .bias = 0, .off = 0};
+}
+
+int64_t blocks(int64_t n, int64_t per) { return (n + per - 1) / per; }
+
+// A 1-D count of blocks as x * z groups (shaders' block_index()).
+void grid_xz(const Recorder& r, int64_t count, uint32_t& gx, uint32_t& gz) {
+  gx = capped(count, r.max_groups(0));
+  gz = capped(blocks(count, gx), r.max_groups(2));
+}
+}  // namespace
+
+bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g) {
+  const Recorder& r = *a.rec;
+  if (gemm_tiled(r)) return false;
+  const int64_t channel_blocks = blocks(std::max(g.oc, g.c), kChannelBlock);
+  const int64_t images = a.in_dim(0, 0);
+  const int64_t px = std::max(images * g.out_pixels(), images * g.h * g.w);
+  const int64_t x_groups = blocks(px, kPixelsPerGroup), gx = std::min<int64_t>(x_groups, r.max_groups(0));
+  return channel_blocks <= r.max_groups(1) && blocks(x_groups, gx) <= r.max_groups(2) &&
+         blocks(g.col_rows(), kRowsPerGroup) <= r.max_groups(0);
+}
+
+void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images) {
+  DirectPush p = push_of(g, images);
+  p.bias = a.node->inputs.size() == 3;
+  uint32_t gx = 0, gz = 0;
+  grid_xz(*a.rec, blocks(images * g.out_pixels(), kPixelsPerGroup), gx, gz);
+  const Slice bias = p.bias ? a.in[2] : a.in[1];  // unread without a bias
+  a.rec->dispatch_texels("conv_forward", {a.in[1], bias, a.out}, {a.in[0]}, p, gx,
+                         uint32_t(blocks(g.oc, kChannelBlock)), gz);
+}
+
+void conv_direct_input_grad(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images) {
+  const DirectPush p = push_of(g, images);
+  uint32_t gx = 0, gz = 0;
+  grid_xz(*a.rec, blocks(images * g.h * g.w, kPixelsPerGroup), gx, gz);
+  a.rec->dispatch_texels("conv_input_grad", {a.in[1], a.out}, {a.in[0]}, p, gx, uint32_t(blocks(g.c, kChannelBlock)), gz);
+}
+
+void conv_direct_weight_partials(const KernelArgs& a, const ops::ConvGeometry& g, int64_t n0, int64_t count,
+                                 const Slice& partials) {
+  DirectPush p = push_of(g, count);
+  p.off = uint32_t(n0);
+  a.rec->dispatch_texels("conv_weight_grad", {a.in[0], partials}, {a.in[1]}, p,
+                         uint32_t(blocks(g.col_rows(), kRowsPerGroup)), uint32_t(blocks(g.oc, kChannelBlock)),
+                         uint32_t(count));
+}
+
+}  // namespace gg::vk

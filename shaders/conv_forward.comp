@@ -1,0 +1,67 @@
+#version 450
+// conv2d forward as a direct convolution (no im2col column buffer), for CPU
+// implementations such as lavapipe:
+//   y[n][o][oy][ox] = sum over (c, i, j) of w[o][c][i][j] * x[n][c][oy*s - pt + i][ox*s - pl + j]
+//                     (+ b[o]), x read as 0 outside the image,
+// summed in (c, i, j) order from 0, the order of the im2col gemm, then + b.
+// Each invocation computes OB output channels x PB consecutive output pixels
+// (flattened over images); a workgroup shares its channel block (y), so its
+// weight loads are uniform (one scalar load for the whole subgroup), and x is
+// gathered through a texel buffer (texel.glsl).
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 64) in;
+#include "texel.glsl"
+#include "conv_push.glsl"
+
+const uint OB = 8, PB = 4;
+
+layout(std430, set = 0, binding = 0) readonly buffer BufW { float wt[]; };
+layout(std430, set = 0, binding = 1) readonly buffer BufB { float bias[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer BufY { float y[]; };
+TEXEL_INPUT(0, X, 3)
+
+void main() {
+  const uint pixels = p.oh * p.ow, total = p.n * pixels;
+  const uint q0 = (block_index() * 64 + gl_LocalInvocationID.x) * PB;
+  if (q0 >= total) return;
+  const uint o0 = gl_WorkGroupID.y * OB, hw = p.h * p.w, taps = p.kh * p.kw;
+  int iy0[PB], ix0[PB], base[PB];
+  for (uint q = 0; q < PB; ++q) {
+    const uint qi = min(q0 + q, total - 1), img = qi / pixels, pix = qi - img * pixels;
+    const uint oy = pix / p.ow, ox = pix - oy * p.ow;
+    iy0[q] = int(oy) * p.stride - p.pad_top;
+    ix0[q] = int(ox) * p.stride - p.pad_left;
+    base[q] = int(img * p.c * hw) + iy0[q] * int(p.w) + ix0[q];
+  }
+  uint wrow[OB];
+  for (uint o = 0; o < OB; ++o) wrow[o] = min(o0 + o, p.oc - 1) * p.c * taps;
+  float acc[OB][PB];
+  for (uint o = 0; o < OB; ++o)
+    for (uint q = 0; q < PB; ++q) acc[o][q] = 0.0;
+  for (uint c = 0; c < p.c; ++c)
+    for (uint i = 0; i < p.kh; ++i)
+      for (uint j = 0; j < p.kw; ++j) {
+        const int shift = int(c * hw + i * p.w + j);
+        float xv[PB];
+        for (uint q = 0; q < PB; ++q) {
+          const bool inside = uint(iy0[q] + int(i)) < p.h && uint(ix0[q] + int(j)) < p.w;
+          const float v = FETCH(X, inside ? base[q] + shift : 0);
+          xv[q] = inside ? v : 0.0;
+        }
+        const uint r = (c * p.kh + i) * p.kw + j;
+        for (uint o = 0; o < OB; ++o) {
+          const float wv = wt[wrow[o] + r];
+          for (uint q = 0; q < PB; ++q) acc[o][q] += wv * xv[q];
+        }
+      }
+  for (uint q = 0; q < PB; ++q) {
+    if (q0 + q >= total) break;
+    const uint img = (q0 + q) / pixels, pix = q0 + q - img * pixels;
+    for (uint o = 0; o < OB; ++o) {
+      if (o0 + o >= p.oc) break;
+      float v = acc[o][q];
+      if (p.bias != 0) v += bias[o0 + o];
+      y[(img * p.oc + o0 + o) * pixels + pix] = v;
+    }
+  }
+}

@@ -1,0 +1,63 @@
+#version 450
+// conv2d_backward_weight's per-image partial products as a direct
+// convolution (no column buffer), for CPU implementations such as lavapipe:
+//   part[n][o][r] = sum over output pixels (oy, ox), in row-major order, of
+//                   dy[off + n][o][oy][ox] * x[off + n][c][oy*s - pt + i][ox*s - pl + j]
+// with r = (c*KH + i)*KW + j (x read as 0 outside the image): the gemm of
+// dy_n and col_n^T, in the same order; reduce_batch.comp then sums the
+// images in order. A workgroup owns one image and OB output channels
+// (uniform dy loads); each invocation RB consecutive rows r, gathering x
+// through a texel buffer (texel.glsl).
+#extension GL_GOOGLE_include_directive : require
+layout(local_size_x = 8) in;
+#include "texel.glsl"
+#include "conv_push.glsl"
+
+const uint OB = 8, RB = 8;
+
+layout(std430, set = 0, binding = 0) readonly buffer BufDy { float dy[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer BufPart { float part[]; };
+TEXEL_INPUT(0, X, 2)
+
+void main() {
+  const uint taps = p.kh * p.kw, rows = p.c * taps, hw = p.h * p.w, opix = p.oh * p.ow;
+  const uint r0 = (gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x) * RB;
+  if (r0 >= rows) return;
+  const uint img = gl_WorkGroupID.z, o0 = gl_WorkGroupID.y * OB;
+  int shift[RB], ti[RB], tj[RB];
+  for (uint t = 0; t < RB; ++t) {
+    const uint r = min(r0 + t, rows - 1), c = r / taps, tap = r - c * taps, i = tap / p.kw, j = tap - i * p.kw;
+    ti[t] = int(i) - p.pad_top;
+    tj[t] = int(j) - p.pad_left;
+    shift[t] = int((p.off + img) * p.c * hw + c * hw) + ti[t] * int(p.w) + tj[t];
+  }
+  uint drow[OB];
+  for (uint o = 0; o < OB; ++o) drow[o] = ((p.off + img) * p.oc + min(o0 + o, p.oc - 1)) * opix;
+  float acc[OB][RB];
+  for (uint o = 0; o < OB; ++o)
+    for (uint t = 0; t < RB; ++t) acc[o][t] = 0.0;
+  for (uint oy = 0; oy < p.oh; ++oy) {
+    const int iy = int(oy) * p.stride;
+    for (uint ox = 0; ox < p.ow; ++ox) {
+      const int ix = int(ox) * p.stride, at = iy * int(p.w) + ix;
+      float xv[RB];
+      for (uint t = 0; t < RB; ++t) {
+        const bool inside = uint(iy + ti[t]) < p.h && uint(ix + tj[t]) < p.w;
+        const float v = FETCH(X, inside ? shift[t] + at : 0);
+        xv[t] = inside ? v : 0.0;
+      }
+      const uint px = oy * p.ow + ox;
+      for (uint o = 0; o < OB; ++o) {
+        const float dv = dy[drow[o] + px];
+        for (uint t = 0; t < RB; ++t) acc[o][t] += dv * xv[t];
+      }
+    }
+  }
+  for (uint o = 0; o < OB; ++o) {
+    if (o0 + o >= p.oc) break;
+    for (uint t = 0; t < RB; ++t) {
+      if (r0 + t >= rows) break;
+      part[(img * p.oc + o0 + o) * rows + r0 + t] = acc[o][t];
+    }
+  }
+}
