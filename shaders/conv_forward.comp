@@ -20,6 +20,30 @@ layout(std430, set = 0, binding = 1) readonly buffer BufB { float bias[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer BufY { float y[]; };
 TEXEL_INPUT(0, X, 3)
 
+// Adds every tap to acc; `check` false (an unpadded convolution, whose taps
+// all fall inside x) drops the bounds tests, and the compiler, inlining this
+// with a constant, drops them from the loop.
+void add_taps(const bool check, inout float acc[OB][PB], const int iy0[PB], const int ix0[PB], const int base[PB],
+          const uint wrow[OB]) {
+  const uint hw = p.h * p.w;
+  for (uint c = 0; c < p.c; ++c)
+    for (uint i = 0; i < p.kh; ++i)
+      for (uint j = 0; j < p.kw; ++j) {
+        const int shift = int(c * hw + i * p.w + j);
+        float xv[PB];
+        for (uint q = 0; q < PB; ++q) {
+          const bool inside = !check || (uint(iy0[q] + int(i)) < p.h && uint(ix0[q] + int(j)) < p.w);
+          const float v = FETCH(X, inside ? base[q] + shift : 0);
+          xv[q] = inside ? v : 0.0;
+        }
+        const uint r = (c * p.kh + i) * p.kw + j;
+        for (uint o = 0; o < OB; ++o) {
+          const float wv = wt[wrow[o] + r];
+          for (uint q = 0; q < PB; ++q) acc[o][q] += wv * xv[q];
+        }
+      }
+}
+
 void main() {
   const uint pixels = p.oh * p.ow, total = p.n * pixels;
   const uint q0 = (block_index() * 64 + gl_LocalInvocationID.x) * PB;
@@ -38,22 +62,10 @@ void main() {
   float acc[OB][PB];
   for (uint o = 0; o < OB; ++o)
     for (uint q = 0; q < PB; ++q) acc[o][q] = 0.0;
-  for (uint c = 0; c < p.c; ++c)
-    for (uint i = 0; i < p.kh; ++i)
-      for (uint j = 0; j < p.kw; ++j) {
-        const int shift = int(c * hw + i * p.w + j);
-        float xv[PB];
-        for (uint q = 0; q < PB; ++q) {
-          const bool inside = uint(iy0[q] + int(i)) < p.h && uint(ix0[q] + int(j)) < p.w;
-          const float v = FETCH(X, inside ? base[q] + shift : 0);
-          xv[q] = inside ? v : 0.0;
-        }
-        const uint r = (c * p.kh + i) * p.kw + j;
-        for (uint o = 0; o < OB; ++o) {
-          const float wv = wt[wrow[o] + r];
-          for (uint q = 0; q < PB; ++q) acc[o][q] += wv * xv[q];
-        }
-      }
+  if (p.pad_top == 0 && p.pad_left == 0)
+    add_taps(false, acc, iy0, ix0, base, wrow);
+  else
+    add_taps(true, acc, iy0, ix0, base, wrow);
   for (uint q = 0; q < PB; ++q) {
     if (q0 + q >= total) break;
     const uint img = (q0 + q) / pixels, pix = q0 + q - img * pixels;

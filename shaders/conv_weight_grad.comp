@@ -19,6 +19,29 @@ layout(std430, set = 0, binding = 0) readonly buffer BufDy { float dy[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer BufPart { float part[]; };
 TEXEL_INPUT(0, X, 2)
 
+// Adds every output pixel to acc; `check` false (an unpadded convolution)
+// drops the bounds tests, as in conv_forward.comp.
+void add_pixels(const bool check, inout float acc[OB][RB], const int shift[RB], const int ti[RB], const int tj[RB],
+            const uint drow[OB]) {
+  for (uint oy = 0; oy < p.oh; ++oy) {
+    const int iy = int(oy) * p.stride;
+    for (uint ox = 0; ox < p.ow; ++ox) {
+      const int ix = int(ox) * p.stride, at = iy * int(p.w) + ix;
+      float xv[RB];
+      for (uint t = 0; t < RB; ++t) {
+        const bool inside = !check || (uint(iy + ti[t]) < p.h && uint(ix + tj[t]) < p.w);
+        const float v = FETCH(X, inside ? shift[t] + at : 0);
+        xv[t] = inside ? v : 0.0;
+      }
+      const uint px = oy * p.ow + ox;
+      for (uint o = 0; o < OB; ++o) {
+        const float dv = dy[drow[o] + px];
+        for (uint t = 0; t < RB; ++t) acc[o][t] += dv * xv[t];
+      }
+    }
+  }
+}
+
 void main() {
   const uint taps = p.kh * p.kw, rows = p.c * taps, hw = p.h * p.w, opix = p.oh * p.ow;
   const uint r0 = (gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x) * RB;
@@ -36,23 +59,10 @@ void main() {
   float acc[OB][RB];
   for (uint o = 0; o < OB; ++o)
     for (uint t = 0; t < RB; ++t) acc[o][t] = 0.0;
-  for (uint oy = 0; oy < p.oh; ++oy) {
-    const int iy = int(oy) * p.stride;
-    for (uint ox = 0; ox < p.ow; ++ox) {
-      const int ix = int(ox) * p.stride, at = iy * int(p.w) + ix;
-      float xv[RB];
-      for (uint t = 0; t < RB; ++t) {
-        const bool inside = uint(iy + ti[t]) < p.h && uint(ix + tj[t]) < p.w;
-        const float v = FETCH(X, inside ? shift[t] + at : 0);
-        xv[t] = inside ? v : 0.0;
-      }
-      const uint px = oy * p.ow + ox;
-      for (uint o = 0; o < OB; ++o) {
-        const float dv = dy[drow[o] + px];
-        for (uint t = 0; t < RB; ++t) acc[o][t] += dv * xv[t];
-      }
-    }
-  }
+  if (p.pad_top == 0 && p.pad_left == 0)
+    add_pixels(false, acc, shift, ti, tj, drow);
+  else
+    add_pixels(true, acc, shift, ti, tj, drow);
   for (uint o = 0; o < OB; ++o) {
     if (o0 + o >= p.oc) break;
     for (uint t = 0; t < RB; ++t) {

@@ -40,7 +40,7 @@ void max_pool2d_backward(const KernelArgs& a) {
   PoolPush p = geometry(a, 1);
   p.count = u32(a, a.out_numel());
   if (p.count == 0) return;
-  a.rec->dispatch("max_pool_backward", {a.in[0], a.in[1], a.out}, p, groups_for(p.count, 256, *a.rec));
+  a.rec->dispatch_texels("max_pool_backward", {a.out}, {a.in[0], a.in[1]}, p, groups_for(p.count, 256, *a.rec));
 }
 
 const KernelEntry kEntries[] = {
