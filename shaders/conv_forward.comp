@@ -13,7 +13,7 @@ layout(local_size_x = 64) in;
 #include "texel.glsl"
 #include "conv_push.glsl"
 
-const uint OB = 8, PB = 4;
+const uint OB = 16, PB = 4;
 
 layout(std430, set = 0, binding = 0) readonly buffer BufW { float wt[]; };
 layout(std430, set = 0, binding = 1) readonly buffer BufB { float bias[]; };

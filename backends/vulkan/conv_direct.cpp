@@ -17,7 +17,8 @@ struct DirectPush {
 static_assert(sizeof(DirectPush) == 56);
 
 // Per invocation and per group, as in the shaders.
-constexpr int64_t kChannelBlock = 8;   // OB / CB of conv_forward and conv_input_grad, OB of conv_weight_grad
+constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
+constexpr int64_t kWeightChannelBlock = 8;  // OB of conv_weight_grad
 constexpr int64_t kPixelsPerGroup = 64 * 4;  // local_size_x * PB
 constexpr int64_t kRowsPerGroup = 8 * 8;     // conv_weight_grad: local_size_x * RB
 
@@ -70,7 +71,7 @@ void conv_direct_weight_partials(const KernelArgs& a, const ops::ConvGeometry& g
   DirectPush p = push_of(g, count);
   p.off = uint32_t(n0);
   a.rec->dispatch_texels("conv_weight_grad", {a.in[0], partials}, {a.in[1]}, p,
-                         uint32_t(blocks(g.col_rows(), kRowsPerGroup)), uint32_t(blocks(g.oc, kChannelBlock)),
+                         uint32_t(blocks(g.col_rows(), kRowsPerGroup)), uint32_t(blocks(g.oc, kWeightChannelBlock)),
                          uint32_t(count));
 }
 
