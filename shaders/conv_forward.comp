@@ -20,8 +20,8 @@ layout(std430, set = 0, binding = 1) readonly buffer BufB { float bias[]; };
 layout(std430, set = 0, binding = 2) writeonly buffer BufY { float y[]; };
 TEXEL_INPUT(0, X, 3)
 
-// Adds every tap to acc; `check` false (an unpadded convolution, whose taps
-// all fall inside x) drops the bounds tests, and the compiler, inlining this
+// Adds every tap to acc; `check` false (p.inside: no padding on any side, so
+// every tap falls inside x) drops the bounds tests, and the compiler, inlining this
 // with a constant, drops them from the loop.
 void add_taps(const bool check, inout float acc[OB][PB], const int iy0[PB], const int ix0[PB], const int base[PB],
           const uint wrow[OB]) {
@@ -62,7 +62,7 @@ void main() {
   float acc[OB][PB];
   for (uint o = 0; o < OB; ++o)
     for (uint q = 0; q < PB; ++q) acc[o][q] = 0.0;
-  if (p.pad_top == 0 && p.pad_left == 0)
+  if (p.inside != 0)
     add_taps(false, acc, iy0, ix0, base, wrow);
   else
     add_taps(true, acc, iy0, ix0, base, wrow);

@@ -7,6 +7,7 @@ layout(push_constant) uniform Push {
   int stride, pad_top, pad_left;
   uint bias;                 // conv_forward: add b[oc]
   uint off;                  // conv_weight_grad: the first image of the run
+  uint inside;               // every tap of every output lies inside x (no padding on any side)
 } p;
 
 // A 1-D block index over a 2-D grid (x, z), so a count past the device's

@@ -59,7 +59,7 @@ void main() {
   float acc[OB][RB];
   for (uint o = 0; o < OB; ++o)
     for (uint t = 0; t < RB; ++t) acc[o][t] = 0.0;
-  if (p.pad_top == 0 && p.pad_left == 0)
+  if (p.inside != 0)
     add_pixels(false, acc, shift, ti, tj, drow);
   else
     add_pixels(true, acc, shift, ti, tj, drow);

@@ -269,6 +269,7 @@ TEST_CASE("parity max_pool2d (+ backward via vjp; distinct values, so the arg-ma
       pool_case({kBatch, 1, 5, 4}, 2, 1),    // overlapping, stride 1
       pool_case({kBatch, 4, 13, 13}, 2, 0),  // odd size
       pool_case({kBatch, 3, 9, 11}, 3, 3),
+      pool_case({kBatch, 2, 8, 9}, 2, 3),    // gaps between the windows (stride > pool)
       pool_case({kBatch, 32, 24, 24}, 2, 0), // the MNIST CNN's pool
   });
 }

@@ -12,9 +12,9 @@ namespace {
 struct DirectPush {
   uint32_t n, c, h, w, oc, kh, kw, oh, ow;
   int32_t stride, pad_top, pad_left;
-  uint32_t bias, off;
+  uint32_t bias, off, inside;
 };
-static_assert(sizeof(DirectPush) == 56);
+static_assert(sizeof(DirectPush) == 60);
 
 // Per invocation and per group, as in the shaders.
 constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
@@ -26,7 +26,10 @@ DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
   return DirectPush{.n = uint32_t(images), .c = uint32_t(g.c), .h = uint32_t(g.h), .w = uint32_t(g.w),
                     .oc = uint32_t(g.oc), .kh = uint32_t(g.kh), .kw = uint32_t(g.kw), .oh = uint32_t(g.oh),
                     .ow = uint32_t(g.ow), .stride = int32_t(g.stride), .pad_top = int32_t(g.pad_top),
-                    .pad_left = int32_t(g.pad_left), .bias = 0, .off = 0};
+                    .pad_left = int32_t(g.pad_left), .bias = 0, .off = 0,
+                    // no padding on any side (the bottom and right included): the shaders drop their bounds tests
+                    .inside = g.pad_top == 0 && g.pad_left == 0 && (g.oh - 1) * g.stride + g.kh <= g.h &&
+                              (g.ow - 1) * g.stride + g.kw <= g.w};
 }
 
 int64_t blocks(int64_t n, int64_t per) { return (n + per - 1) / per; }
