@@ -283,7 +283,7 @@ TEST_CASE("parity dense (+ backward)") {
     Tolerance tol;
   };
   for (const D d : {D{7, 5, true, kDefault}, D{3, 4, false, kDefault}, D{33, 17, true, kDefault},
-                    D{128, 10, true, kDefault}, D{4608, 128, true, kLongGemm}}) {
+                    D{128, 10, true, kDefault}, D{20, 12, true, kDefault}, D{4608, 128, true, kLongGemm}}) {
     ParityCase c;
     c.name = "dense [N," + std::to_string(d.in) + "] -> " + std::to_string(d.out) + (d.bias ? " +bias" : " no bias");
     c.inputs = {ParityInput::f32(Shape{kBatch, d.in}), ParityInput::f32(Shape{d.in, d.out}, -0.1, 0.1)};

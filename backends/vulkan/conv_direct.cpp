@@ -44,7 +44,7 @@ void grid_xz(const Recorder& r, int64_t count, uint32_t& gx, uint32_t& gz) {
 bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g) {
   const Recorder& r = *a.rec;
   if (gemm_tiled(r)) return false;
-  const int64_t channel_blocks = blocks(std::max(g.oc, g.c), kChannelBlock);
+  const int64_t channel_blocks = blocks(std::max(g.oc, g.c), std::min(kChannelBlock, kWeightChannelBlock));
   const int64_t images = a.in_dim(0, 0);
   const int64_t px = std::max(images * g.out_pixels(), images * g.h * g.w);
   const int64_t x_groups = blocks(px, kPixelsPerGroup), gx = std::min<int64_t>(x_groups, r.max_groups(0));

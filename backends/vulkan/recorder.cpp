@@ -38,26 +38,32 @@ VkDescriptorSet CommandRecorder::allocate(VkDescriptorSetLayout layout) {
 
 void CommandRecorder::dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push,
                                uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
-  record(shader, bindings, {}, push, push_bytes, gx, gy, gz);
+  record(shader, bindings, {}, 0, push, push_bytes, gx, gy, gz);
 }
 
 void CommandRecorder::dispatch_texels(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels,
-                                      const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+                                      const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz,
+                                      uint32_t vec4_mask) {
   if (texels.size() > kTexelBindings) throw BackendError("vulkan: shader " + std::string(shader) + " binds too many texel buffers");
   bool fit = true;
-  for (const Slice& t : texels) fit = fit && (std::max<VkDeviceSize>(t.bytes, 4) + 3) / 4 <= ctx_.max_texels();
+  for (size_t i = 0; i < texels.size(); ++i) {
+    const VkDeviceSize texel = vec4_mask >> i & 1 ? 16 : 4;
+    if (texel == 16 && texels[i].bytes % 16)
+      throw BackendError("vulkan: shader " + std::string(shader) + ": texel binding " + std::to_string(i) + " is not whole vec4s");
+    fit = fit && (std::max<VkDeviceSize>(texels[i].bytes, texel) + texel - 1) / texel <= ctx_.max_texels();
+  }
   if (fit) {
-    record(shader, bindings, texels, push, push_bytes, gx, gy, gz);
+    record(shader, bindings, texels, vec4_mask, push, push_bytes, gx, gy, gz);
     return;
   }
   // The storage-buffer variant reads the same operands after the storage bindings.
   std::vector<Slice> all(bindings.begin(), bindings.end());
   all.insert(all.end(), texels.begin(), texels.end());
-  record(std::string(shader) + "_ssbo", all, {}, push, push_bytes, gx, gy, gz);
+  record(std::string(shader) + "_ssbo", all, {}, 0, push, push_bytes, gx, gy, gz);
 }
 
 void CommandRecorder::record(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels,
-                             const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
+                             uint32_t vec4_mask, const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (bindings.size() > kBindings) throw BackendError("vulkan: shader " + std::string(shader) + " binds too many buffers");
   const uint32_t groups[3] = {gx, gy, gz};
   for (int axis = 0; axis < 3; ++axis)  // over the limit is undefined behaviour on a device; here an error
@@ -85,9 +91,10 @@ void CommandRecorder::record(std::string_view shader, std::span<const Slice> bin
       if (t.buffer == VK_NULL_HANDLE) throw BackendError("vulkan: shader " + std::string(shader) + ": texel binding " + std::to_string(i) + " has no buffer");
       VkBufferViewCreateInfo vi{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
       vi.buffer = t.buffer;
-      vi.format = VK_FORMAT_R32_SFLOAT;
+      const bool vec4 = vec4_mask >> i & 1;
+      vi.format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT;
       vi.offset = t.offset;  // a multiple of kSliceAlign (256), the most minTexelBufferOffsetAlignment may be
-      vi.range = (std::max<VkDeviceSize>(t.bytes, 4) + 3) / 4 * 4;
+      vi.range = vec4 ? std::max<VkDeviceSize>(t.bytes, 16) : (std::max<VkDeviceSize>(t.bytes, 4) + 3) / 4 * 4;
       check(vkCreateBufferView(ctx_.device(), &vi, nullptr, &views[i]), "vkCreateBufferView");
       views_.push_back(views[i]);
       writes[n_writes++] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, nullptr, sets[1], i, 0, 1, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,

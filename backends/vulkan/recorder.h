@@ -30,7 +30,7 @@ class CommandRecorder final : public Recorder {
   void dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push, uint32_t push_bytes,
                 uint32_t gx, uint32_t gy, uint32_t gz) override;
   void dispatch_texels(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels,
-                       const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) override;
+                       const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t vec4_mask) override;
   void copy(const Slice& src, const Slice& dst) override;
   void fill(const Slice& s, uint32_t value) override;
   uint32_t max_groups(int axis) const override { return ctx_.max_groups(axis); }
@@ -47,8 +47,8 @@ class CommandRecorder final : public Recorder {
   std::vector<VkBufferView>& views_;
 
   VkDescriptorSet allocate(VkDescriptorSetLayout layout);
-  void record(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels, const void* push,
-              uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
+  void record(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels, uint32_t vec4_mask,
+              const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 };
 
 // A primary command buffer from `pool`, begun for one submission; submit()
