@@ -15,10 +15,10 @@ layout(local_size_x = 64) in;
 
 const uint OB = 16, PB = 4;
 
-layout(std430, set = 0, binding = 0) readonly buffer BufW { float wt[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BufB { float bias[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer BufY { float y[]; };
-TEXEL_INPUT(0, X, 3)
+layout(std430, set = 0, binding = 0) readonly buffer BufB { float bias[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer BufY { float y[]; };
+TEXEL_INPUT(0, X, 2)
+TEXEL_INPUT(1, WT, 3)
 
 // Adds every tap to acc; `check` false (p.inside: no padding on any side, so
 // every tap falls inside x) drops the bounds tests, and the compiler, inlining this
@@ -38,7 +38,7 @@ void add_taps(const bool check, inout float acc[OB][PB], const int iy0[PB], cons
         }
         const uint r = (c * p.kh + i) * p.kw + j;
         for (uint o = 0; o < OB; ++o) {
-          const float wv = wt[wrow[o] + r];
+          const float wv = FETCH(WT, wrow[o] + r);
           for (uint q = 0; q < PB; ++q) acc[o][q] += wv * xv[q];
         }
       }

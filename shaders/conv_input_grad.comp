@@ -14,9 +14,9 @@ layout(local_size_x = 64) in;
 
 const uint CB = 16, PB = 4;
 
-layout(std430, set = 0, binding = 0) readonly buffer BufW { float wt[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer BufDx { float dx[]; };
-TEXEL_INPUT(0, DY, 2)
+layout(std430, set = 0, binding = 0) writeonly buffer BufDx { float dx[]; };
+TEXEL_INPUT(0, DY, 1)
+TEXEL_INPUT(1, WT, 2)
 
 void main() {
   const uint hw = p.h * p.w, total = p.n * hw, opix = p.oh * p.ow;
@@ -56,7 +56,7 @@ void main() {
         }
         const uint wo = o * p.c * taps + tap;
         for (uint k = 0; k < CB; ++k) {
-          const float wv = wt[wo + wcol[k]];
+          const float wv = FETCH(WT, wo + wcol[k]);
           for (uint q = 0; q < PB; ++q) acc[k][q] += wv * dv[q];
         }
       }

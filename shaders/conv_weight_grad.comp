@@ -15,9 +15,9 @@ layout(local_size_x = 8) in;
 
 const uint OB = 8, RB = 8;
 
-layout(std430, set = 0, binding = 0) readonly buffer BufDy { float dy[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer BufPart { float part[]; };
-TEXEL_INPUT(0, X, 2)
+layout(std430, set = 0, binding = 0) writeonly buffer BufPart { float part[]; };
+TEXEL_INPUT(0, X, 1)
+TEXEL_INPUT(1, DY, 2)
 
 // Adds every output pixel to acc; `check` false (an unpadded convolution)
 // drops the bounds tests, as in conv_forward.comp.
@@ -35,7 +35,7 @@ void add_pixels(const bool check, inout float acc[OB][RB], const int shift[RB], 
       }
       const uint px = oy * p.ow + ox;
       for (uint o = 0; o < OB; ++o) {
-        const float dv = dy[drow[o] + px];
+        const float dv = FETCH(DY, drow[o] + px);
         for (uint t = 0; t < RB; ++t) acc[o][t] += dv * xv[t];
       }
     }

@@ -58,7 +58,7 @@ void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_
   uint32_t gx = 0, gz = 0;
   grid_xz(*a.rec, blocks(images * g.out_pixels(), kPixelsPerGroup), gx, gz);
   const Slice bias = p.bias ? a.in[2] : a.in[1];  // unread without a bias
-  a.rec->dispatch_texels("conv_forward", {a.in[1], bias, a.out}, {a.in[0]}, p, gx,
+  a.rec->dispatch_texels("conv_forward", {bias, a.out}, {a.in[0], a.in[1]}, p, gx,
                          uint32_t(blocks(g.oc, kChannelBlock)), gz);
 }
 
@@ -66,14 +66,14 @@ void conv_direct_input_grad(const KernelArgs& a, const ops::ConvGeometry& g, int
   const DirectPush p = push_of(g, images);
   uint32_t gx = 0, gz = 0;
   grid_xz(*a.rec, blocks(images * g.h * g.w, kPixelsPerGroup), gx, gz);
-  a.rec->dispatch_texels("conv_input_grad", {a.in[1], a.out}, {a.in[0]}, p, gx, uint32_t(blocks(g.c, kChannelBlock)), gz);
+  a.rec->dispatch_texels("conv_input_grad", {a.out}, {a.in[0], a.in[1]}, p, gx, uint32_t(blocks(g.c, kChannelBlock)), gz);
 }
 
 void conv_direct_weight_partials(const KernelArgs& a, const ops::ConvGeometry& g, int64_t n0, int64_t count,
                                  const Slice& partials) {
   DirectPush p = push_of(g, count);
   p.off = uint32_t(n0);
-  a.rec->dispatch_texels("conv_weight_grad", {a.in[0], partials}, {a.in[1]}, p,
+  a.rec->dispatch_texels("conv_weight_grad", {partials}, {a.in[1], a.in[0]}, p,
                          uint32_t(blocks(g.col_rows(), kRowsPerGroup)), uint32_t(blocks(g.oc, kWeightChannelBlock)),
                          uint32_t(count));
 }

@@ -41,9 +41,9 @@ void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Sl
   // gemm_v4.comp where B's rows are whole, aligned vec4s (one vec4 fetch for a block's 4 columns).
   const bool v4 = !p.trans_b && p.n % 4 == 0 && p.off_b % 4 == 0 && p.stride_b % 4 == 0 && p.outer_b % 4 == 0 && sb.bytes % 16 == 0;
   const int64_t cols_per_group = v4 ? 16 * 8 : 16 * 4;
-  a.rec->dispatch_texels(v4 ? "gemm_v4" : "gemm", {sa, sc}, {sb}, p,
+  a.rec->dispatch_texels(v4 ? "gemm_v4" : "gemm", {sc}, {sa, sb}, p,
                          capped((int64_t(p.n) + cols_per_group - 1) / cols_per_group, r.max_groups(0)),
-                         capped((int64_t(p.m) + 7) / 8, r.max_groups(1)), capped(p.batch, r.max_groups(2)), v4 ? 1u : 0u);
+                         capped((int64_t(p.m) + 7) / 8, r.max_groups(1)), capped(p.batch, r.max_groups(2)), v4 ? 2u : 0u);
 }
 
 }  // namespace gg::vk
