@@ -6,8 +6,9 @@
 // summed in (c, i, j) order from 0, the order of the im2col gemm, then + b.
 // Each invocation computes OB output channels x PB consecutive output pixels
 // (flattened over images); a workgroup shares its channel block (y), so its
-// weight loads are uniform (one scalar load for the whole subgroup), and x is
-// gathered through a texel buffer (texel.glsl).
+// weights are uniform: OB/4 vec4 fetches per tap from the re-laid wt[r][o]
+// (conv_weights_t.comp); x is gathered. Both through texel buffers (texel.glsl):
+// on lavapipe the fetches, not the FMAs, bound the speed.
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
 #include "texel.glsl"
@@ -18,14 +19,14 @@ const uint OB = 16, PB = 4;
 layout(std430, set = 0, binding = 0) readonly buffer BufB { float bias[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer BufY { float y[]; };
 TEXEL_INPUT(0, X, 2)
-TEXEL_INPUT(1, WT, 3)
+TEXEL_INPUT4(1, WT, 3)  // conv_weights_t.comp's mode 0: wt[r][o], rows of OC rounded up to OB
 
 // Adds every tap to acc; `check` false (p.inside: no padding on any side, so
 // every tap falls inside x) drops the bounds tests, and the compiler, inlining this
 // with a constant, drops them from the loop.
 void add_taps(const bool check, inout float acc[OB][PB], const int iy0[PB], const int ix0[PB], const int base[PB],
-          const uint wrow[OB]) {
-  const uint hw = p.h * p.w;
+          const uint col4) {
+  const uint hw = p.h * p.w, row4 = (p.oc + OB - 1) / OB * (OB / 4);
   for (uint c = 0; c < p.c; ++c)
     for (uint i = 0; i < p.kh; ++i)
       for (uint j = 0; j < p.kw; ++j) {
@@ -37,8 +38,10 @@ void add_taps(const bool check, inout float acc[OB][PB], const int iy0[PB], cons
           xv[q] = inside ? v : 0.0;
         }
         const uint r = (c * p.kh + i) * p.kw + j;
+        vec4 wq[OB / 4];
+        for (uint t = 0; t < OB / 4; ++t) wq[t] = FETCH4(WT, r * row4 + col4 + t);
         for (uint o = 0; o < OB; ++o) {
-          const float wv = FETCH(WT, wrow[o] + r);
+          const float wv = wq[o / 4][o % 4];
           for (uint q = 0; q < PB; ++q) acc[o][q] += wv * xv[q];
         }
       }
@@ -57,15 +60,14 @@ void main() {
     ix0[q] = int(ox) * p.stride - p.pad_left;
     base[q] = int(img * p.c * hw) + iy0[q] * int(p.w) + ix0[q];
   }
-  uint wrow[OB];
-  for (uint o = 0; o < OB; ++o) wrow[o] = min(o0 + o, p.oc - 1) * p.c * taps;
+  const uint col4 = o0 / 4;
   float acc[OB][PB];
   for (uint o = 0; o < OB; ++o)
     for (uint q = 0; q < PB; ++q) acc[o][q] = 0.0;
   if (p.inside != 0)
-    add_taps(false, acc, iy0, ix0, base, wrow);
+    add_taps(false, acc, iy0, ix0, base, col4);
   else
-    add_taps(true, acc, iy0, ix0, base, wrow);
+    add_taps(true, acc, iy0, ix0, base, col4);
   for (uint q = 0; q < PB; ++q) {
     if (q0 + q >= total) break;
     const uint img = (q0 + q) / pixels, pix = q0 + q - img * pixels;

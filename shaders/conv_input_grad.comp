@@ -5,8 +5,9 @@
 //                    with oy*s - pt + i == y, ox*s - pl + j == x,
 // summed in (i, j, o) order from 0. Each invocation computes CB input
 // channels x PB consecutive input pixels (flattened over images); a
-// workgroup shares its channel block (y), so its weight loads are uniform,
-// and dy is gathered through a texel buffer (texel.glsl).
+// workgroup shares its channel block (y), so its weights are uniform: CB/4
+// vec4 fetches per (tap, o) from the re-laid wt[tap][o][c]
+// (conv_weights_t.comp); dy is gathered. Both through texel buffers.
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 64) in;
 #include "texel.glsl"
@@ -16,7 +17,7 @@ const uint CB = 16, PB = 4;
 
 layout(std430, set = 0, binding = 0) writeonly buffer BufDx { float dx[]; };
 TEXEL_INPUT(0, DY, 1)
-TEXEL_INPUT(1, WT, 2)
+TEXEL_INPUT4(1, WT, 2)  // conv_weights_t.comp's mode 1: wt[tap][o][c], rows of C rounded up to CB
 
 void main() {
   const uint hw = p.h * p.w, total = p.n * hw, opix = p.oh * p.ow;
@@ -32,8 +33,7 @@ void main() {
     tx[q] = int(xx) + p.pad_left;
     base[q] = int(img * p.oc * opix);
   }
-  uint wcol[CB];
-  for (uint k = 0; k < CB; ++k) wcol[k] = min(c0 + k, p.c - 1) * taps;
+  const uint row4 = (p.c + CB - 1) / CB * (CB / 4), col4 = c0 / 4;
   float acc[CB][PB];
   for (uint k = 0; k < CB; ++k)
     for (uint q = 0; q < PB; ++q) acc[k][q] = 0.0;
@@ -54,9 +54,10 @@ void main() {
           const float v = FETCH(DY, at[q] + int(o * opix));
           dv[q] = hit[q] ? v : 0.0;
         }
-        const uint wo = o * p.c * taps + tap;
+        vec4 wq[CB / 4];
+        for (uint t = 0; t < CB / 4; ++t) wq[t] = FETCH4(WT, (tap * p.oc + o) * row4 + col4 + t);
         for (uint k = 0; k < CB; ++k) {
-          const float wv = FETCH(WT, wo + wcol[k]);
+          const float wv = wq[k / 4][k % 4];
           for (uint q = 0; q < PB; ++q) acc[k][q] += wv * dv[q];
         }
       }

@@ -34,12 +34,34 @@ DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
 
 int64_t blocks(int64_t n, int64_t per) { return (n + per - 1) / per; }
 
+// Mirrors shaders/conv_weights_t.comp.
+struct WeightsTPush {
+  uint32_t count, oc, c, taps, padded, mode;
+};
+
+// The weights re-laid by conv_weights_t.comp (mode 0: [r][OC padded], for
+// conv_forward; 1: [tap][OC][C padded], for conv_input_grad) at the start of
+// the scratch, rows padded to whole channel blocks.
+Slice relaid_weights(const KernelArgs& a, const ops::ConvGeometry& g, uint32_t mode) {
+  const int64_t rows = mode == 0 ? g.col_rows() : g.kh * g.kw * g.oc;
+  const int64_t padded = blocks(mode == 0 ? g.oc : g.c, kChannelBlock) * kChannelBlock;
+  const Slice wt = a.scratch.sub(0, static_cast<VkDeviceSize>(rows * padded * 4));
+  const WeightsTPush p{uint32_t(rows * padded), uint32_t(g.oc), uint32_t(g.c), uint32_t(g.kh * g.kw), uint32_t(padded), mode};
+  a.rec->dispatch("conv_weights_t", {a.in[1], wt}, p, groups_for(p.count, 256, *a.rec));
+  return wt;
+}
+
 // A 1-D count of blocks as x * z groups (shaders' block_index()).
 void grid_xz(const Recorder& r, int64_t count, uint32_t& gx, uint32_t& gz) {
   gx = capped(count, r.max_groups(0));
   gz = capped(blocks(count, gx), r.max_groups(2));
 }
 }  // namespace
+
+int64_t conv_direct_scratch(const ops::ConvGeometry& g) {
+  const int64_t oc = blocks(g.oc, kChannelBlock) * kChannelBlock, c = blocks(g.c, kChannelBlock) * kChannelBlock;
+  return std::max(g.col_rows() * oc, g.kh * g.kw * g.oc * c) * 4;
+}
 
 bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g) {
   const Recorder& r = *a.rec;
@@ -58,15 +80,16 @@ void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_
   uint32_t gx = 0, gz = 0;
   grid_xz(*a.rec, blocks(images * g.out_pixels(), kPixelsPerGroup), gx, gz);
   const Slice bias = p.bias ? a.in[2] : a.in[1];  // unread without a bias
-  a.rec->dispatch_texels("conv_forward", {bias, a.out}, {a.in[0], a.in[1]}, p, gx,
-                         uint32_t(blocks(g.oc, kChannelBlock)), gz);
+  const Slice wt = relaid_weights(a, g, 0);
+  a.rec->dispatch_texels("conv_forward", {bias, a.out}, {a.in[0], wt}, p, gx, uint32_t(blocks(g.oc, kChannelBlock)), gz, 2);
 }
 
 void conv_direct_input_grad(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images) {
   const DirectPush p = push_of(g, images);
   uint32_t gx = 0, gz = 0;
   grid_xz(*a.rec, blocks(images * g.h * g.w, kPixelsPerGroup), gx, gz);
-  a.rec->dispatch_texels("conv_input_grad", {a.out}, {a.in[0], a.in[1]}, p, gx, uint32_t(blocks(g.c, kChannelBlock)), gz);
+  const Slice wt = relaid_weights(a, g, 1);
+  a.rec->dispatch_texels("conv_input_grad", {a.out}, {a.in[0], wt}, p, gx, uint32_t(blocks(g.c, kChannelBlock)), gz, 2);
 }
 
 void conv_direct_weight_partials(const KernelArgs& a, const ops::ConvGeometry& g, int64_t n0, int64_t count,

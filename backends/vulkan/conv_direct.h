@@ -14,6 +14,9 @@ namespace gg::vk {
 // the device's group counts; else the caller records im2col + gemm.
 bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g);
 
+// Scratch bytes the forward and input-gradient shaders need (re-laid weights).
+int64_t conv_direct_scratch(const ops::ConvGeometry& g);
+
 // y = conv(x, w) (+ b); inputs x, w[, b].
 void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images);
 // dx; inputs dy, w.

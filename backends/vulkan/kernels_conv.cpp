@@ -91,7 +91,7 @@ int64_t round_up(int64_t v) { return (v + int64_t(kSliceAlign) - 1) / int64_t(kS
 size_t columns_scratch(const Graph& gr, const Node& n, int64_t max_batch) {
   const ConvGeometry g = ops::conv_geometry(n.attrs);
   const int64_t per = col_bytes_per_image(g);
-  return static_cast<size_t>(per * chunk_images(per, max_images(gr, n, max_batch)));
+  return static_cast<size_t>(std::max(per * chunk_images(per, max_images(gr, n, max_batch)), conv_direct_scratch(g)));
 }
 
 size_t weight_scratch(const Graph& gr, const Node& n, int64_t max_batch) {
