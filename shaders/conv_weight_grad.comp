@@ -5,9 +5,9 @@
 //                   dy[off + n][o][oy][ox] * x[off + n][c][oy*s - pt + i][ox*s - pl + j]
 // with r = (c*KH + i)*KW + j (x read as 0 outside the image): the gemm of
 // dy_n and col_n^T, in the same order; reduce_batch.comp then sums the
-// images in order. A workgroup owns one image and OB output channels
-// (uniform dy loads); each invocation RB consecutive rows r, gathering x
-// through a texel buffer (texel.glsl).
+// images in order. A workgroup owns OB output channels; each invocation one
+// image's RB consecutive rows r. x and dy are gathered through texel buffers
+// (texel.glsl).
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 8) in;
 #include "texel.glsl"
@@ -44,9 +44,11 @@ void add_pixels(const bool check, inout float acc[OB][RB], const int shift[RB], 
 
 void main() {
   const uint taps = p.kh * p.kw, rows = p.c * taps, hw = p.h * p.w, opix = p.oh * p.ow;
-  const uint r0 = (gl_WorkGroupID.x * 8 + gl_LocalInvocationID.x) * RB;
-  if (r0 >= rows) return;
-  const uint img = gl_WorkGroupID.z, o0 = gl_WorkGroupID.y * OB;
+  // Invocations walk (image, row block) pairs, row blocks fastest: every lane
+  // has work even where the rows are few (a first layer's C*KH*KW = 9).
+  const uint blocks = (rows + RB - 1) / RB, at = block_index() * 8 + gl_LocalInvocationID.x;
+  if (at >= p.n * blocks) return;
+  const uint img = at / blocks, r0 = (at - img * blocks) * RB, o0 = gl_WorkGroupID.y * OB;
   int shift[RB], ti[RB], tj[RB];
   for (uint t = 0; t < RB; ++t) {
     const uint r = min(r0 + t, rows - 1), c = r / taps, tap = r - c * taps, i = tap / p.kw, j = tap - i * p.kw;

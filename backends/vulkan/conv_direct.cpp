@@ -20,7 +20,7 @@ static_assert(sizeof(DirectPush) == 60);
 constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
 constexpr int64_t kWeightChannelBlock = 8;  // OB of conv_weight_grad
 constexpr int64_t kPixelsPerGroup = 64 * 4;  // local_size_x * PB
-constexpr int64_t kRowsPerGroup = 8 * 8;     // conv_weight_grad: local_size_x * RB
+constexpr int64_t kRowsPerLane = 8, kLanes = 8;  // conv_weight_grad: RB, local_size_x
 
 DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
   return DirectPush{.n = uint32_t(images), .c = uint32_t(g.c), .h = uint32_t(g.h), .w = uint32_t(g.w),
@@ -70,8 +70,9 @@ bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g) {
   const int64_t images = a.in_dim(0, 0);
   const int64_t px = std::max(images * g.out_pixels(), images * g.h * g.w);
   const int64_t x_groups = blocks(px, kPixelsPerGroup), gx = std::min<int64_t>(x_groups, r.max_groups(0));
+  const int64_t w_groups = blocks(images * blocks(g.col_rows(), kRowsPerLane), kLanes);
   return channel_blocks <= r.max_groups(1) && blocks(x_groups, gx) <= r.max_groups(2) &&
-         blocks(g.col_rows(), kRowsPerGroup) <= r.max_groups(0);
+         blocks(w_groups, std::min<int64_t>(w_groups, r.max_groups(0))) <= r.max_groups(2);
 }
 
 void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images) {
@@ -96,9 +97,9 @@ void conv_direct_weight_partials(const KernelArgs& a, const ops::ConvGeometry& g
                                  const Slice& partials) {
   DirectPush p = push_of(g, count);
   p.off = uint32_t(n0);
-  a.rec->dispatch_texels("conv_weight_grad", {partials}, {a.in[1], a.in[0]}, p,
-                         uint32_t(blocks(g.col_rows(), kRowsPerGroup)), uint32_t(blocks(g.oc, kWeightChannelBlock)),
-                         uint32_t(count));
+  uint32_t gx = 0, gz = 0;
+  grid_xz(*a.rec, blocks(count * blocks(g.col_rows(), kRowsPerLane), kLanes), gx, gz);
+  a.rec->dispatch_texels("conv_weight_grad", {partials}, {a.in[1], a.in[0]}, p, gx, uint32_t(blocks(g.oc, kWeightChannelBlock)), gz);
 }
 
 }  // namespace gg::vk

@@ -196,9 +196,8 @@ void conv2d_backward_weight(const KernelArgs& a) {
   check_sizes(a, g, images, chunk);
   if (conv_direct(a, g)) {
     // The partials of up to `chunk` images at the start of the scratch (which holds chunk * (columns + partials)).
-    const int64_t run = std::min<int64_t>(chunk, a.rec->max_groups(2));
-    for (int64_t n0 = 0; n0 < images; n0 += run) {
-      const int64_t cn = std::min(run, images - n0);
+    for (int64_t n0 = 0; n0 < images; n0 += chunk) {
+      const int64_t cn = std::min(chunk, images - n0);
       const Slice partials = a.scratch.sub(0, static_cast<VkDeviceSize>(cn * g.oc * r * 4));
       conv_direct_weight_partials(a, g, n0, cn, partials);
       const ReducePush rp{uint32_t(g.oc * r), uint32_t(cn), n0 > 0};
