@@ -239,7 +239,7 @@ void bias_grad(const KernelArgs& a) {
     return;
   }
   const BiasGradPush p{uint32_t(n), uint32_t(c), uint32_t(inner)};
-  a.rec->dispatch("bias_grad", {a.in[0], a.out}, p, capped(c, a.rec->max_groups(0)));
+  a.rec->dispatch_texels("bias_grad", {a.out}, {a.in[0]}, p, capped(c, a.rec->max_groups(0)));
 }
 
 const KernelEntry kEntries[] = {
