@@ -3,14 +3,16 @@
 // the forward (BACKWARD 0: out = f(x)) or the gradient (BACKWARD 1:
 // out = df(dy, x, y); an operand the op does not read is bound to another).
 // out may alias an input: each invocation reads its elements before writing.
+// The inputs are read through texel buffers (texel.glsl).
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
 #include "eltwise_prelude.glsl"
+#include "texel.glsl"
 
-layout(std430, set = 0, binding = 0) readonly buffer Buf0 { float in0[]; };   // x, or dy
-layout(std430, set = 0, binding = 1) readonly buffer Buf1 { float in1[]; };   // backward: x
-layout(std430, set = 0, binding = 2) readonly buffer Buf2 { float in2[]; };   // backward: y
-layout(std430, set = 0, binding = 3) writeonly buffer BufOut { float o[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer BufOut { float o[]; };
+TEXEL_INPUT(0, IN0, 1)  // x, or dy
+TEXEL_INPUT(1, IN1, 2)  // backward: x
+TEXEL_INPUT(2, IN2, 3)  // backward: y
 
 layout(push_constant) uniform Push {
   uint count, row;
@@ -30,8 +32,8 @@ void main() {
   const uint i = flat_index(p.row);
   if (i >= p.count) return;
 #if BACKWARD
-  o[i] = CAT(bwd_, OP)(in0[i], in1[i], in2[i], p.p0, p.p1);
+  o[i] = CAT(bwd_, OP)(FETCH(IN0, i), FETCH(IN1, i), FETCH(IN2, i), p.p0, p.p1);
 #else
-  o[i] = CAT(fwd_, OP)(in0[i], p.p0, p.p1);
+  o[i] = CAT(fwd_, OP)(FETCH(IN0, i), p.p0, p.p1);
 #endif
 }

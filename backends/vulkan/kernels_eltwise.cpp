@@ -64,7 +64,7 @@ void unary(const KernelArgs& a) {
   // Backward inputs: dy, then x and/or y; an absent one is bound to the other.
   const Slice& x = backward ? a.in[1] : a.in[0];
   const Slice& y = a.node->inputs.size() == 3 ? a.in[2] : x;
-  a.rec->dispatch(shader_of(a, "unary"), {a.in[0], x, y, a.out}, p, g.gx, g.gy);
+  a.rec->dispatch_texels(shader_of(a, "unary"), {a.out}, {a.in[0], x, y}, p, g.gx, g.gy);
 }
 
 template <int N>
