@@ -57,7 +57,7 @@ std::string shader_of(const KernelArgs& a, const char* family) {
 void unary(const KernelArgs& a) {
   const uint32_t count = u32(a, a.out_numel());
   if (count == 0) return;
-  const Grid g = grid(count, *a.rec);
+  const Grid g = grid((count + 3) / 4, *a.rec);  // 4 elements per invocation
   const auto [p0, p1] = ops::unary_params(*a.node);
   const UnaryPush p{.count = count, .row = g.row, .p0 = p0, .p1 = p1};
   const bool backward = a.node->inputs.size() > 1;
