@@ -14,7 +14,7 @@ layout(local_size_x = 64) in;
 #include "texel.glsl"
 #include "conv_push.glsl"
 
-const uint OB = 16, PB = 4;
+const uint OB = 16, PB = 8;
 
 layout(std430, set = 0, binding = 0) readonly buffer BufB { float bias[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer BufY { float y[]; };

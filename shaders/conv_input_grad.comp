@@ -13,7 +13,7 @@ layout(local_size_x = 64) in;
 #include "texel.glsl"
 #include "conv_push.glsl"
 
-const uint CB = 16, PB = 4;
+const uint CB = 16, PB = 8;
 
 layout(std430, set = 0, binding = 0) writeonly buffer BufDx { float dx[]; };
 TEXEL_INPUT(0, DY, 1)

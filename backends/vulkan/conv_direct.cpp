@@ -19,7 +19,7 @@ static_assert(sizeof(DirectPush) == 60);
 // Per invocation and per group, as in the shaders.
 constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
 constexpr int64_t kWeightChannelBlock = 8;  // OB of conv_weight_grad
-constexpr int64_t kPixelsPerGroup = 64 * 4;  // local_size_x * PB
+constexpr int64_t kPixelsPerGroup = 64 * 8;  // local_size_x * PB
 constexpr int64_t kRowsPerLane = 8, kLanes = 8;  // conv_weight_grad: RB, local_size_x
 
 DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
