@@ -13,7 +13,7 @@ layout(local_size_x = 8) in;
 #include "texel.glsl"
 #include "conv_push.glsl"
 
-const uint OB = 8, RB = 8;
+const uint OB = 8, RB = 16;
 
 layout(std430, set = 0, binding = 0) writeonly buffer BufPart { float part[]; };
 TEXEL_INPUT(0, X, 1)

@@ -20,7 +20,7 @@ static_assert(sizeof(DirectPush) == 60);
 constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
 constexpr int64_t kWeightChannelBlock = 8;  // OB of conv_weight_grad
 constexpr int64_t kPixelsPerGroup = 64 * 8;  // local_size_x * PB
-constexpr int64_t kRowsPerLane = 8, kLanes = 8;  // conv_weight_grad: RB, local_size_x
+constexpr int64_t kRowsPerLane = 16, kLanes = 8;  // conv_weight_grad: RB, local_size_x
 
 DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
   return DirectPush{.n = uint32_t(images), .c = uint32_t(g.c), .h = uint32_t(g.h), .w = uint32_t(g.w),
