@@ -33,7 +33,7 @@ void max_pool2d(const KernelArgs& a) {
   PoolPush p = geometry(a, 0);
   p.count = u32(a, a.out_numel());
   if (p.count == 0) return;
-  a.rec->dispatch("max_pool", {a.in[0], a.out}, p, groups_for(p.count, 256, *a.rec));
+  a.rec->dispatch_texels("max_pool", {a.out}, {a.in[0]}, p, groups_for(p.count, 256, *a.rec));
 }
 
 // inputs: dy, x
