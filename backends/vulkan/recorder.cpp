@@ -52,10 +52,12 @@ void CommandRecorder::dispatch_texels(std::string_view shader, std::span<const S
       throw BackendError("vulkan: shader " + std::string(shader) + ": texel binding " + std::to_string(i) + " is not whole vec4s");
     fit = fit && (std::max<VkDeviceSize>(texels[i].bytes, texel) + texel - 1) / texel <= ctx_.max_texels();
   }
+  ++counters().texel_dispatches;
   if (fit) {
     record(shader, bindings, texels, vec4_mask, push, push_bytes, gx, gy, gz);
     return;
   }
+  ++counters().texel_fallbacks;
   // The storage-buffer variant reads the same operands after the storage bindings.
   std::vector<Slice> all(bindings.begin(), bindings.end());
   all.insert(all.end(), texels.begin(), texels.end());
