@@ -8,7 +8,7 @@
 //
 // The model is frontends/mnist_model's make_mnist_cnn compiled by Sequential;
 // the benchmark compiles the same targets Sequential's "train" and "predict"
-// executables do (loss, accuracy and every update node; "probabilities") on
+// executables do (loss, the metrics' source and every update node; the model's output) on
 // the model's backend, and times Executable::run (+ Backend::synchronize).
 #include <cstdio>
 #include <cstdlib>
@@ -34,8 +34,12 @@ std::shared_ptr<Sequential> compiled_model(const std::string& backend, const Opt
 }
 
 // The training targets of Sequential's "train" executable, found by name and role.
-std::vector<NodeId> train_targets(const Graph& g) {
-  std::vector<NodeId> t{g.at("loss"), g.at("accuracy")};
+std::vector<NodeId> step_targets(const Sequential& model, bool train) {
+  const Graph& g = model.graph();
+  if (!train) return {model.output_node()};
+  // The loss and what the host-side metrics read (the loss's first input: the logits where softmax is fused).
+  const NodeId loss = g.at("loss");
+  std::vector<NodeId> t{loss, g.node(loss).inputs[0]};
   for (const Node& n : g.nodes())
     if (!n.op->mutated_inputs().empty()) t.push_back(n.id);  // the Adam updates
   return t;
@@ -45,7 +49,7 @@ std::vector<NodeId> train_targets(const Graph& g) {
 double step_flops(bool train, int64_t batch, const Options& options) {
   const std::shared_ptr<Sequential> model = compiled_model("cpu", options);
   const Graph& g = model->graph();
-  return graph_flops(g, train ? train_targets(g) : std::vector<NodeId>{g.at("probabilities")}, batch);
+  return graph_flops(g, step_targets(*model, train), batch);
 }
 
 // mnist_shapes.h must describe the model the CLI trains.
@@ -73,8 +77,7 @@ void run_step(benchmark::State& state, bool train, const std::string& backend, i
   try {
     p = &cached_program(key, [&] {
       std::shared_ptr<Sequential> model = compiled_model(backend, options);
-      const Graph& g = model->graph();
-      std::vector<NodeId> t = train ? train_targets(g) : std::vector<NodeId>{g.at("probabilities")};
+      std::vector<NodeId> t = step_targets(*model, train);
       Backend& be = model->backend();
       return compile_program(std::move(model), be, std::move(t), batch, FeedRange{0, 1, int32_t(mnist::kClasses)});
     });

@@ -1,10 +1,13 @@
 #version 450
 // y[plane][oy][ox] = the maximum of the pool x pool window at (oy*s, ox*s) of
-// x[plane] ('valid', floor mode). One invocation per output element.
+// x[plane] ('valid', floor mode). One invocation per output element; x is
+// gathered through a texel buffer (texel.glsl).
+#extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
+#include "texel.glsl"
 
-layout(std430, set = 0, binding = 0) readonly buffer BufX { float x[]; };
-layout(std430, set = 0, binding = 1) writeonly buffer BufY { float y[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer BufY { float y[]; };
+TEXEL_INPUT(0, X, 1)
 
 // Shared with max_pool_backward.comp.
 layout(push_constant) uniform Push {
@@ -17,10 +20,10 @@ void main() {
     const uint ox = idx % p.ow, t = idx / p.ow;
     const uint oy = t % p.oh, plane = t / p.oh;
     const uint base = plane * p.h * p.w + oy * p.stride * p.w + ox * p.stride;
-    float best = x[base];
+    float best = FETCH(X, base);
     for (uint i = 0; i < p.pool; ++i)
       for (uint j = 0; j < p.pool; ++j) {
-        const float v = x[base + i * p.w + j];
+        const float v = FETCH(X, base + i * p.w + j);
         if (v > best) best = v;  // strict: the first maximum wins (also for -0 vs +0)
       }
     y[idx] = best;

@@ -7,11 +7,14 @@
 // whose arg-max it is. No atomics, no zeroing pass, and the windows are taken
 // in (oy, ox) order, the CPU's accumulation order, so the sums match it bit
 // for bit. Elements outside every window (floor mode) get 0.
+// dy and x are gathered through texel buffers (texel.glsl).
+#extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
+#include "texel.glsl"
 
-layout(std430, set = 0, binding = 0) readonly buffer BufDy { float dy[]; };
-layout(std430, set = 0, binding = 1) readonly buffer BufX { float x[]; };
-layout(std430, set = 0, binding = 2) writeonly buffer BufDx { float dx[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer BufDx { float dx[]; };
+TEXEL_INPUT(0, DY, 1)
+TEXEL_INPUT(1, X, 2)
 
 // Shared with max_pool.comp.
 layout(push_constant) uniform Push {
@@ -22,11 +25,11 @@ layout(push_constant) uniform Push {
 // Plane offset of the window's first maximum.
 uint window_argmax(uint plane_base, uint oy, uint ox) {
   uint best = oy * p.stride * p.w + ox * p.stride;
-  float bv = x[plane_base + best];
+  float bv = FETCH(X, plane_base + best);
   for (uint i = 0; i < p.pool; ++i)
     for (uint j = 0; j < p.pool; ++j) {
       const uint at = (oy * p.stride + i) * p.w + ox * p.stride + j;
-      const float v = x[plane_base + at];
+      const float v = FETCH(X, plane_base + at);
       if (v > bv) { bv = v; best = at; }
     }
   return best;
@@ -44,7 +47,7 @@ void main() {
     float sum = 0.0;
     for (uint oy = oy0; oy < oy1; ++oy)
       for (uint ox = ox0; ox < ox1; ++ox)
-        if (window_argmax(plane_base, oy, ox) == here) sum += dy[plane * p.oh * p.ow + oy * p.ow + ox];
+        if (window_argmax(plane_base, oy, ox) == here) sum += FETCH(DY, plane * p.oh * p.ow + oy * p.ow + ox);
     dx[idx] = sum;
   }
 }

@@ -3,14 +3,19 @@
 // the forward (BACKWARD 0: out = f(x)) or the gradient (BACKWARD 1:
 // out = df(dy, x, y); an operand the op does not read is bound to another).
 // out may alias an input: each invocation reads its elements before writing.
+// The inputs are read through texel buffers (texel.glsl); each invocation
+// takes 4 consecutive elements and stores them as one vec4 (a CPU device runs
+// a storage write per lane, so 4x fewer of them), the last one the remainder.
 #extension GL_GOOGLE_include_directive : require
 layout(local_size_x = 256) in;
 #include "eltwise_prelude.glsl"
+#include "texel.glsl"
 
-layout(std430, set = 0, binding = 0) readonly buffer Buf0 { float in0[]; };   // x, or dy
-layout(std430, set = 0, binding = 1) readonly buffer Buf1 { float in1[]; };   // backward: x
-layout(std430, set = 0, binding = 2) readonly buffer Buf2 { float in2[]; };   // backward: y
-layout(std430, set = 0, binding = 3) writeonly buffer BufOut { float o[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer BufOut { float o[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer BufOut4 { vec4 o4[]; };  // the same buffer
+TEXEL_INPUT(0, IN0, 1)  // x, or dy
+TEXEL_INPUT(1, IN1, 2)  // backward: x
+TEXEL_INPUT(2, IN2, 3)  // backward: y
 
 layout(push_constant) uniform Push {
   uint count, row;
@@ -26,12 +31,20 @@ layout(push_constant) uniform Push {
 #define CAT2(a, b) a##b
 #define CAT(a, b) CAT2(a, b)
 
-void main() {
-  const uint i = flat_index(p.row);
-  if (i >= p.count) return;
+float value(uint i) {
 #if BACKWARD
-  o[i] = CAT(bwd_, OP)(in0[i], in1[i], in2[i], p.p0, p.p1);
+  return CAT(bwd_, OP)(FETCH(IN0, i), FETCH(IN1, i), FETCH(IN2, i), p.p0, p.p1);
 #else
-  o[i] = CAT(fwd_, OP)(in0[i], p.p0, p.p1);
+  return CAT(fwd_, OP)(FETCH(IN0, i), p.p0, p.p1);
 #endif
+}
+
+void main() {
+  const uint i4 = flat_index(p.row), i = i4 * 4;
+  if (i >= p.count) return;
+  if (i + 3 < p.count) {
+    o4[i4] = vec4(value(i), value(i + 1), value(i + 2), value(i + 3));
+  } else {
+    for (uint k = i; k < p.count; ++k) o[k] = value(k);
+  }
 }

@@ -269,6 +269,7 @@ TEST_CASE("parity max_pool2d (+ backward via vjp; distinct values, so the arg-ma
       pool_case({kBatch, 1, 5, 4}, 2, 1),    // overlapping, stride 1
       pool_case({kBatch, 4, 13, 13}, 2, 0),  // odd size
       pool_case({kBatch, 3, 9, 11}, 3, 3),
+      pool_case({kBatch, 2, 8, 9}, 2, 3),    // gaps between the windows (stride > pool)
       pool_case({kBatch, 32, 24, 24}, 2, 0), // the MNIST CNN's pool
   });
 }
@@ -282,7 +283,7 @@ TEST_CASE("parity dense (+ backward)") {
     Tolerance tol;
   };
   for (const D d : {D{7, 5, true, kDefault}, D{3, 4, false, kDefault}, D{33, 17, true, kDefault},
-                    D{128, 10, true, kDefault}, D{4608, 128, true, kLongGemm}}) {
+                    D{128, 10, true, kDefault}, D{20, 12, true, kDefault}, D{4608, 128, true, kLongGemm}}) {
     ParityCase c;
     c.name = "dense [N," + std::to_string(d.in) + "] -> " + std::to_string(d.out) + (d.bias ? " +bias" : " no bias");
     c.inputs = {ParityInput::f32(Shape{kBatch, d.in}), ParityInput::f32(Shape{d.in, d.out}, -0.1, 0.1)};

@@ -56,14 +56,15 @@ class ScopedEnv {
 };
 
 struct Counts {
-  uint64_t mapped, staging, direct, flushes, invalidates, spilled;
+  uint64_t mapped, staging, direct, flushes, invalidates, spilled, texel, fallbacks;
   static Counts now() {
     const vk::Counters& c = vk::counters();
-    return {c.device_local_mapped, c.staging_copies, c.direct_transfers, c.flushes, c.invalidates, c.spilled_grids};
+    return {c.device_local_mapped, c.staging_copies, c.direct_transfers, c.flushes, c.invalidates, c.spilled_grids,
+            c.texel_dispatches, c.texel_fallbacks};
   }
   Counts operator-(const Counts& o) const {
     return {mapped - o.mapped, staging - o.staging, direct - o.direct, flushes - o.flushes, invalidates - o.invalidates,
-            spilled - o.spilled};
+            spilled - o.spilled, texel - o.texel, fallbacks - o.fallbacks};
   }
 };
 
@@ -206,8 +207,46 @@ TEST_CASE("vulkan memory: GRAPHGRAD_VULKAN_MEMORY and GRAPHGRAD_VULKAN_MAX_GROUP
     ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "host");
     CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MEMORY=\"host\""), BackendError);
   }
+  {
+    ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", "-3");
+    CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MAX_TEXELS=\"-3\""), BackendError);
+  }
   ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "0");
   CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MAX_GROUPS=\"0\""), BackendError);
+}
+
+TEST_CASE("vulkan texels: inputs past (a forced) maxTexelBufferElements run the storage-buffer variants and match the CPU") {
+  if (!vulkan_or_skip()) return;
+  // conv2d (direct on CPU devices), max_pool2d, dense, relu: every texel shader family.
+  std::vector<test::ParityCase> cs;
+  auto add = [&](std::string name, std::vector<test::ParityInput> in, test::Builder b) {
+    test::ParityCase c;
+    c.name = std::move(name), c.inputs = std::move(in), c.build = std::move(b), c.grads = true;
+    cs.push_back(std::move(c));
+  };
+  using test::ParityInput;
+  add("conv2d + relu + max_pool2d + dense",
+      {ParityInput::f32(Shape{kBatch, 3, 10, 9}), ParityInput::f32(Shape{8, 3, 3, 3}, -0.5, 0.5), ParityInput::f32(Shape{8}),
+       ParityInput::f32(Shape{8 * 4 * 3, 12}, -0.2, 0.2)},
+      [](Graph& g, const std::vector<NodeId>& p) {
+        const NodeId y = ops::max_pool2d(g, ops::relu(g, ops::conv2d(g, p[0], p[1], p[2])), 2);
+        return ops::dense(g, ops::flatten(g, y), p[3], kNoNode);
+      });
+  for (const char* limit : {"", "64"}) {
+    ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", limit);
+    const Counts before = Counts::now();
+    for (const test::ParityCase& c : cs) {
+      const test::ParityResult r = test::run_parity(c, "vulkan", "cpu");
+      INFO(std::string(*limit ? limit : "the device's") << " texels: " << c.name << ": " << r.report());
+      CHECK(r.ok());
+    }
+    const Counts d = Counts::now() - before;
+    MESSAGE("GRAPHGRAD_VULKAN_MAX_TEXELS=\"" << std::string(limit) << "\": " << d.texel << " texel dispatches, " << d.fallbacks
+                                           << " through storage buffers");
+    CHECK(d.texel > 0);
+    if (*limit) CHECK(d.fallbacks > 0);
+    else CHECK(d.fallbacks == 0);
+  }
 }
 
 TEST_CASE("vulkan groups: under GRAPHGRAD_VULKAN_MAX_GROUPS=16 the kernels spill into 2-D grids and match the CPU") {

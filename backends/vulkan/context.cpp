@@ -169,6 +169,16 @@ uint32_t forced_max_groups_from_env() {
   return static_cast<uint32_t>(n);
 }
 
+uint32_t forced_max_texels_from_env() {
+  const char* v = std::getenv("GRAPHGRAD_VULKAN_MAX_TEXELS");
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  const long long n = std::strtoll(v, &end, 10);
+  if (n < 1 || n > UINT32_MAX || *end)
+    throw BackendError("vulkan: GRAPHGRAD_VULKAN_MAX_TEXELS=\"" + std::string(v) + "\" is not a texel count in [1, 2^32)");
+  return static_cast<uint32_t>(n);
+}
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -247,7 +257,8 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
 int Context::validation_errors() { return g_validation_errors.load(); }
 
 Context::Context(const std::string& selector)
-    : memory_mode_(memory_mode_from_env()), forced_max_groups_(forced_max_groups_from_env()) {
+    : memory_mode_(memory_mode_from_env()), forced_max_groups_(forced_max_groups_from_env()),
+      forced_max_texels_(forced_max_texels_from_env()) {
   std::string why;
   if (!load_loader(&why)) throw BackendError("vulkan: " + why);
   const bool validation = validation_requested();
@@ -344,6 +355,11 @@ Context::~Context() {
 uint32_t Context::max_groups(int axis) const {
   const uint32_t device = limits_.maxComputeWorkGroupCount[axis];
   return forced_max_groups_ ? std::min(forced_max_groups_, device) : device;
+}
+
+uint32_t Context::max_texels() const {
+  const uint32_t device = limits_.maxTexelBufferElements;
+  return forced_max_texels_ ? std::min(forced_max_texels_, device) : device;
 }
 
 uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {

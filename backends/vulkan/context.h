@@ -67,6 +67,11 @@ class Context {
   // kernels) and the grid-stride loops run on small tensors; a dispatch over
   // the limit is a BackendError (recorder.cpp).
   uint32_t max_groups(int axis) const;
+  // maxTexelBufferElements, or the smaller count forced for testing by
+  // GRAPHGRAD_VULKAN_MAX_TEXELS=<n> (n >= 1; testing only): an input larger
+  // than this is read through the storage-buffer variant of its shader
+  // (Recorder::dispatch, shaders/texel.glsl).
+  uint32_t max_texels() const;
   // Validation messages of severity error seen so far (GRAPHGRAD_VULKAN_VALIDATION=1).
   static int validation_errors();
 
@@ -82,6 +87,7 @@ class Context {
   VkPhysicalDeviceMemoryProperties memory_{};
   MemoryMode memory_mode_ = MemoryMode::automatic;
   uint32_t forced_max_groups_ = 0;  // 0: the device's
+  uint32_t forced_max_texels_ = 0;  // 0: the device's
 };
 
 // Throws BackendError with the call and the VkResult's name unless it succeeded.

@@ -2,7 +2,8 @@
 // must see a code path taken (tests/test_vulkan_memory.cpp): the discrete
 // memory mode maps no device-local buffer and moves data through staging
 // copies, and a forced GRAPHGRAD_VULKAN_MAX_GROUPS makes the kernels use 2-D
-// grids. Internal (not installed); process-wide, never reset by the backend.
+// grids, and a forced GRAPHGRAD_VULKAN_MAX_TEXELS the storage-buffer
+// variants of the texel shaders. Internal (not installed); process-wide, never reset by the backend.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -17,6 +18,8 @@ struct Counters {
   std::atomic<uint64_t> invalidates{0};          // vkInvalidateMappedMemoryRanges calls
   std::atomic<uint64_t> emulated_noncoherent{0}; // host buffers given a shadow view (memory.h)
   std::atomic<uint64_t> spilled_grids{0};        // dispatches with max_groups(0) groups along x and more along y or z
+  std::atomic<uint64_t> texel_dispatches{0};     // dispatches reading through texel buffers
+  std::atomic<uint64_t> texel_fallbacks{0};      // texel dispatches run as <shader>_ssbo (an input past max_texels())
 };
 
 Counters& counters();

@@ -46,6 +46,7 @@ class VulkanExecutable final : public Executable {
     std::vector<VkCommandBuffer> cmds;
     std::vector<size_t> host_after;
     VkDescriptorPool pool = VK_NULL_HANDLE;
+    std::vector<VkBufferView> views;  // the texel buffers' views (Recorder::dispatch_texels)
   };
   void allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch);
   void upload_feeds(int64_t batch);
@@ -81,6 +82,7 @@ class VulkanExecutable final : public Executable {
   VkQueryPool queries_ = VK_NULL_HANDLE;
   std::vector<double> profile_ms_;
   int64_t profile_runs_ = 0;
+  bool profile_warm_ = false;  // the first run (shader compilation) is not profiled
 };
 
 }  // namespace gg::vk

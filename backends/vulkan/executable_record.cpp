@@ -41,17 +41,20 @@ VulkanExecutable::Recorded& VulkanExecutable::recorded(int64_t batch) {
   if (auto it = recorded_.find(batch); it != recorded_.end()) return it->second;
   Recorded r;
   const uint32_t sets = static_cast<uint32_t>(steps_.size() * 8 + 8);  // kernels record at most a few dispatches each
-  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * kBindings};
+  // A dispatch takes one storage set, and one texel set when it reads texel buffers.
+  const VkDescriptorPoolSize sizes[2] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, sets * kBindings},
+                                         {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, sets * kTexelBindings}};
   VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
-  pi.maxSets = sets;
-  pi.poolSizeCount = 1;
-  pi.pPoolSizes = &size;
+  pi.maxSets = 2 * sets;
+  pi.poolSizeCount = 2;
+  pi.pPoolSizes = sizes;
   check(vkCreateDescriptorPool(ctx_.device(), &pi, nullptr, &r.pool), "vkCreateDescriptorPool");
   try {
     record(r, batch);
   } catch (...) {  // a kernel refused (a BackendError): nothing of the recording may outlive it
     if (!r.cmds.empty()) vkFreeCommandBuffers(ctx_.device(), backend_.command_pool(), static_cast<uint32_t>(r.cmds.size()), r.cmds.data());
     vkDestroyDescriptorPool(ctx_.device(), r.pool, nullptr);
+    for (VkBufferView v : r.views) vkDestroyBufferView(ctx_.device(), v, nullptr);
     throw;
   }
   return recorded_.emplace(batch, r).first->second;
@@ -72,7 +75,7 @@ void VulkanExecutable::record(Recorded& r, int64_t batch) {
   };
   VkCommandBuffer cmd = begin();
   const Slice dummy{status_.handle(), 0, 4};
-  CommandRecorder rec(ctx_, backend_.pipelines(), cmd, r.pool, dummy);
+  CommandRecorder rec(ctx_, backend_.pipelines(), cmd, r.pool, dummy, r.views);
   KernelArgs a;
   a.graph = &g_;
   a.batch = batch;

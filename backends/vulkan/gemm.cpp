@@ -19,28 +19,31 @@ uint32_t u32(const KernelArgs& a, int64_t v) {
 
 uint32_t capped(int64_t n, uint32_t limit) { return static_cast<uint32_t>(std::clamp<int64_t>(n, 1, limit)); }
 
-namespace {
 // GRAPHGRAD_VULKAN_GEMM=tiled|blocked overrides the choice (tests run both).
-bool use_tiled(const Recorder& r) {
+bool gemm_tiled(const Recorder& r) {
   const char* v = std::getenv("GRAPHGRAD_VULKAN_GEMM");
   if (v && std::string_view(v) == "tiled") return true;
   if (v && std::string_view(v) == "blocked") return false;
   return r.gpu();
 }
-}  // namespace
 
 void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p) {
   const Recorder& r = *a.rec;
-  if (use_tiled(r)) {
+  if (gemm_tiled(r)) {
     // gemm_tiled.comp: one 16x16 group per 64x64 tile of C (x: columns, y: rows, z: batch).
     a.rec->dispatch("gemm_tiled", {sa, sb, sc}, p, capped((int64_t(p.n) + 63) / 64, r.max_groups(0)),
                     capped((int64_t(p.m) + 63) / 64, r.max_groups(1)), capped(p.batch, r.max_groups(2)));
     return;
   }
-  // gemm.comp: 64 invocations per group, each a 4x4 block of C; groups along x
-  // walk the blocks of one matrix, along y the batch.
-  const int64_t blocks = (int64_t(p.m) + 3) / 4 * ((int64_t(p.n) + 3) / 4);
-  a.rec->dispatch("gemm", {sa, sb, sc}, p, capped((blocks + 63) / 64, r.max_groups(0)), capped(p.batch, r.max_groups(1)), 1);
+  // gemm.comp: 16 invocations per group, each an 8x4 block of C (gemm_v4: 8x8);
+  // groups along x walk 64-column (128-column) blocks, along y 8-row blocks,
+  // along z the batch.
+  // gemm_v4.comp where B's rows are whole, aligned vec4s (one vec4 fetch for a block's 4 columns).
+  const bool v4 = !p.trans_b && p.n % 4 == 0 && p.off_b % 4 == 0 && p.stride_b % 4 == 0 && p.outer_b % 4 == 0 && sb.bytes % 16 == 0;
+  const int64_t cols_per_group = v4 ? 16 * 8 : 16 * 4;
+  a.rec->dispatch_texels(v4 ? "gemm_v4" : "gemm", {sc}, {sa, sb}, p,
+                         capped((int64_t(p.n) + cols_per_group - 1) / cols_per_group, r.max_groups(0)),
+                         capped((int64_t(p.m) + 7) / 8, r.max_groups(1)), capped(p.batch, r.max_groups(2)), v4 ? 2u : 0u);
 }
 
 }  // namespace gg::vk

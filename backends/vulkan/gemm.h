@@ -16,6 +16,10 @@ struct GemmPush {
 };
 static_assert(sizeof(GemmPush) == 68);
 
+// True when record_gemm picks gemm_tiled.comp (GPUs; GRAPHGRAD_VULKAN_GEMM=tiled),
+// false for the register-blocked gemm.comp (CPU devices; GRAPHGRAD_VULKAN_GEMM=blocked).
+bool gemm_tiled(const Recorder& r);
+
 // C = alpha op(A) op(B) + beta C over p.batch matrices.
 void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p);
 

@@ -41,6 +41,18 @@ class Recorder {
   // gx*gy*gz workgroups; a compute->compute memory barrier follows it.
   virtual void dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push,
                         uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz) = 0;
+  // dispatch(), also binding texels[i] at (set 1, binding i) as a uniform
+  // texel buffer of floats (shaders/texel.glsl): read-only operands that the
+  // shader gathers with non-uniform addresses, which CPU implementations
+  // (lavapipe) compile to vector loads where a storage buffer costs a scalar
+  // loop over the subgroup. Where one holds more elements than max_texels(),
+  // the shader's storage-buffer variant "<shader>_ssbo" runs instead, with
+  // texels[i] as storage binding bindings.size() + i. Bit i of vec4_mask
+  // views texels[i] as vec4s (R32G32B32A32_SFLOAT; TEXEL_INPUT4 in the
+  // shader): its size must then be a multiple of 16 bytes.
+  virtual void dispatch_texels(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels,
+                               const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz,
+                               uint32_t vec4_mask) = 0;
   // Fills a slice with a 32-bit pattern (0 to zero it); a barrier follows.
   virtual void fill(const Slice& s, uint32_t value) = 0;
   // Copies src's bytes into dst (any offsets); a barrier follows.
@@ -57,6 +69,13 @@ class Recorder {
                 uint32_t gy = 1, uint32_t gz = 1) {
     static_assert(sizeof(Push) <= 128, "push constants are limited to 128 bytes");
     dispatch(shader, std::span<const Slice>(bindings.begin(), bindings.size()), &push, sizeof(Push), gx, gy, gz);
+  }
+  template <class Push>
+  void dispatch_texels(std::string_view shader, std::initializer_list<Slice> bindings, std::initializer_list<Slice> texels,
+                       const Push& push, uint32_t gx, uint32_t gy = 1, uint32_t gz = 1, uint32_t vec4_mask = 0) {
+    static_assert(sizeof(Push) <= 128, "push constants are limited to 128 bytes");
+    dispatch_texels(shader, std::span<const Slice>(bindings.begin(), bindings.size()),
+                    std::span<const Slice>(texels.begin(), texels.size()), &push, sizeof(Push), gx, gy, gz, vec4_mask);
   }
 };
 

@@ -17,12 +17,16 @@
 //                                  [round_up(I*R*P*4, 256), + I*OC*R*4)  partials [I][OC][R]
 // A 1x1, stride-1, unpadded convolution skips im2col/col2im: x (or dx) is
 // the column matrix itself, and needs no column scratch.
+// Where the blocked gemm is in use (CPU devices), the direct shaders of
+// conv_direct.h run instead (no columns; the weight gradient's partials at
+// the start of the scratch).
 #include <algorithm>
 #include <string>
 
 #include <graphgrad/backends/backend.h>
 #include <graphgrad/ops/conv_geometry.h>
 
+#include "conv_direct.h"
 #include "gemm.h"
 #include <graphgrad/ops/op_table.h>
 
@@ -87,7 +91,7 @@ int64_t round_up(int64_t v) { return (v + int64_t(kSliceAlign) - 1) / int64_t(kS
 size_t columns_scratch(const Graph& gr, const Node& n, int64_t max_batch) {
   const ConvGeometry g = ops::conv_geometry(n.attrs);
   const int64_t per = col_bytes_per_image(g);
-  return static_cast<size_t>(per * chunk_images(per, max_images(gr, n, max_batch)));
+  return static_cast<size_t>(std::max(per * chunk_images(per, max_images(gr, n, max_batch)), conv_direct_scratch(g)));
 }
 
 size_t weight_scratch(const Graph& gr, const Node& n, int64_t max_batch) {
@@ -122,6 +126,10 @@ void conv2d_forward(const KernelArgs& a) {
   const bool dir = direct(g);
   const int64_t chunk = chunk_images(col_bytes_per_image(g), images);
   check_sizes(a, g, images, chunk);
+  if (conv_direct(a, g)) {
+    conv_direct_forward(a, g, images);
+    return;
+  }
   ConvPush cp = conv_push(g);
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
     const int64_t cn = std::min(chunk, images - n0);
@@ -152,6 +160,10 @@ void conv2d_backward_input(const KernelArgs& a) {
   const bool dir = direct(g);
   const int64_t chunk = chunk_images(col_bytes_per_image(g), images);
   check_sizes(a, g, images, chunk);
+  if (conv_direct(a, g)) {
+    conv_direct_input_grad(a, g, images);
+    return;
+  }
   ConvPush cp = conv_push(g);
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
     const int64_t cn = std::min(chunk, images - n0);
@@ -182,6 +194,17 @@ void conv2d_backward_weight(const KernelArgs& a) {
   const int64_t col_bytes = col_bytes_per_image(g);
   const int64_t chunk = chunk_images(col_bytes + partial_bytes_per_image(g), images);
   check_sizes(a, g, images, chunk);
+  if (conv_direct(a, g)) {
+    // The partials of up to `chunk` images at the start of the scratch (which holds chunk * (columns + partials)).
+    for (int64_t n0 = 0; n0 < images; n0 += chunk) {
+      const int64_t cn = std::min(chunk, images - n0);
+      const Slice partials = a.scratch.sub(0, static_cast<VkDeviceSize>(cn * g.oc * r * 4));
+      conv_direct_weight_partials(a, g, n0, cn, partials);
+      const ReducePush rp{uint32_t(g.oc * r), uint32_t(cn), n0 > 0};
+      a.rec->dispatch("reduce_batch", {partials, a.out}, rp, groups_for(rp.len, 256, *a.rec));
+    }
+    return;
+  }
   const int64_t part_at = round_up(col_bytes * chunk);
   ConvPush cp = conv_push(g);
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
@@ -216,7 +239,7 @@ void bias_grad(const KernelArgs& a) {
     return;
   }
   const BiasGradPush p{uint32_t(n), uint32_t(c), uint32_t(inner)};
-  a.rec->dispatch("bias_grad", {a.in[0], a.out}, p, capped(c, a.rec->max_groups(0)));
+  a.rec->dispatch_texels("bias_grad", {a.out}, {a.in[0]}, p, capped(c, a.rec->max_groups(0)));
 }
 
 const KernelEntry kEntries[] = {

@@ -1,6 +1,8 @@
 // dense and matmul: one gemm.comp dispatch each (a batched matmul: one per
 // batch level beyond the two a dispatch walks), plus bias_add.comp for a
-// dense bias.
+// dense bias. On CPU devices a 2-D matmul with a transposed B first copies B
+// transposed into the scratch (transpose2d.comp), so that the blocked gemm
+// reads it as aligned vec4s (gemm_v4.comp) instead of gathering columns.
 #include <algorithm>
 #include <string>
 
@@ -14,6 +16,11 @@
 
 namespace gg::vk {
 namespace {
+
+// Mirrors shaders/transpose2d.comp.
+struct TransposePush {
+  uint32_t rows, cols;
+};
 
 // Mirrors shaders/bias_add.comp.
 struct BiasAddPush {
@@ -52,10 +59,24 @@ void matmul2d(const KernelArgs& a) {
   const bool ta = a.node->attrs.i("trans_a"), tb = a.node->attrs.i("trans_b");
   const int64_t ar = a.in_dim(0, 0), ac = a.in_dim(0, 1);
   const int64_t m = a.out_dim(0), n = a.out_dim(1), k = ta ? ar : ac;
-  if (k == 0)
+  if (k == 0) {
     a.rec->fill(a.out, 0);
-  else
+  } else if (tb && !gemm_tiled(*a.rec) && n % 4 == 0) {  // B [n,k] -> [k,n] in the scratch
+    const Slice bt = a.scratch.sub(0, static_cast<VkDeviceSize>(n * k * 4));
+    const TransposePush tp{u32(a, n), u32(a, k)};
+    a.rec->dispatch_texels("transpose2d", {bt}, {a.in[1]}, tp, groups_for(n * k, 256, *a.rec));
+    gemm(a, a.in[0], bt, ta, false, m, n, k);
+  } else {
     gemm(a, a.in[0], a.in[1], ta, tb, m, n, k);
+  }
+}
+
+// The transposed B of matmul2d on CPU devices (allocated on every device: the
+// device is not known when scratch is planned).
+size_t matmul_scratch(const Graph& gr, const Node& n, int64_t max_batch) {
+  const Shape& b = gr.node(n.inputs[1]).shape;
+  if (!n.attrs.i("trans_b") || gr.node(n.inputs[0]).shape.rank() != 2 || b.rank() != 2) return 0;
+  return static_cast<size_t>(b.resolved(max_batch).numel() * 4);
 }
 
 // Batched (matmul_geometry.h's levels): the two innermost levels are one
@@ -100,7 +121,7 @@ void matmul(const KernelArgs& a) {
 
 const KernelEntry kEntries[] = {
     {ops::id::dense, dense, nullptr, nullptr},
-    {ops::id::matmul, matmul, nullptr, nullptr},
+    {ops::id::matmul, matmul, matmul_scratch, nullptr},
 };
 }  // namespace
 

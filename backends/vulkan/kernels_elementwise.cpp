@@ -33,7 +33,7 @@ void dropout(const KernelArgs& a) {
   p.threshold = ops::dropout_threshold(rate);
   p.scale = static_cast<float>(1.0 / (1.0 - rate));
   if (p.count == 0) return;
-  a.rec->dispatch("dropout", {a.in[0], a.in[1], a.in[2], a.out}, p, groups_for(p.count, 256, *a.rec));
+  a.rec->dispatch("dropout", {a.in[0], a.in[1], a.in[2], a.out}, p, groups_for(p.count / 4 + 1, 256, *a.rec));  // 4 per invocation
 }
 
 const KernelEntry kEntries[] = {

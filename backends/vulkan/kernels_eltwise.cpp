@@ -57,14 +57,14 @@ std::string shader_of(const KernelArgs& a, const char* family) {
 void unary(const KernelArgs& a) {
   const uint32_t count = u32(a, a.out_numel());
   if (count == 0) return;
-  const Grid g = grid(count, *a.rec);
+  const Grid g = grid((count + 3) / 4, *a.rec);  // 4 elements per invocation
   const auto [p0, p1] = ops::unary_params(*a.node);
   const UnaryPush p{.count = count, .row = g.row, .p0 = p0, .p1 = p1};
   const bool backward = a.node->inputs.size() > 1;
   // Backward inputs: dy, then x and/or y; an absent one is bound to the other.
   const Slice& x = backward ? a.in[1] : a.in[0];
   const Slice& y = a.node->inputs.size() == 3 ? a.in[2] : x;
-  a.rec->dispatch(shader_of(a, "unary"), {a.in[0], x, y, a.out}, p, g.gx, g.gy);
+  a.rec->dispatch_texels(shader_of(a, "unary"), {a.out}, {a.in[0], x, y}, p, g.gx, g.gy);
 }
 
 template <int N>

@@ -62,7 +62,7 @@ void adam_update(const KernelArgs& a) {
                    .has_scale = ops::lr_scale_input(*a.node) >= 0};
   if (p.count == 0) return;
   a.rec->dispatch("adam", {a.in[0], a.in[1], a.in[2], a.in[3], a.in[4], lr_scale_or(a, a.in[4])}, p,
-                  groups_for(p.count, 256, *a.rec));
+                  groups_for(p.count / 4 + 1, 256, *a.rec));  // 4 elements per invocation
 }
 
 // inputs: param, grad, velocity, [lr_scale]

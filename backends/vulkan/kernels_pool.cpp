@@ -1,5 +1,6 @@
-// max_pool2d forward and backward: one invocation per output (forward) or
-// per input element (backward, a gather over the windows containing it).
+// max_pool2d forward and backward: one invocation per output (forward) or,
+// backward, per window where windows do not overlap (stride >= pool), else
+// per input element (a gather over the windows containing it).
 // Both take each window's first maximum in row-major order, the rule every
 // backend follows.
 #include <string>
@@ -32,7 +33,7 @@ void max_pool2d(const KernelArgs& a) {
   PoolPush p = geometry(a, 0);
   p.count = u32(a, a.out_numel());
   if (p.count == 0) return;
-  a.rec->dispatch("max_pool", {a.in[0], a.out}, p, groups_for(p.count, 256, *a.rec));
+  a.rec->dispatch_texels("max_pool", {a.out}, {a.in[0]}, p, groups_for(p.count, 256, *a.rec));
 }
 
 // inputs: dy, x
@@ -40,7 +41,15 @@ void max_pool2d_backward(const KernelArgs& a) {
   PoolPush p = geometry(a, 1);
   p.count = u32(a, a.out_numel());
   if (p.count == 0) return;
-  a.rec->dispatch("max_pool_backward", {a.in[0], a.in[1], a.out}, p, groups_for(p.count, 256, *a.rec));
+  if (p.stride >= p.pool) {  // windows do not overlap: one invocation per window
+    // Elements in no window (a gap between windows, or rows/columns past the last) stay 0.
+    if (p.stride > p.pool || (p.oh - 1) * p.stride + p.pool < p.h || (p.ow - 1) * p.stride + p.pool < p.w) a.rec->fill(a.out, 0);
+    p.count = u32(a, a.in_numel(0));
+    if (p.count == 0) return;
+    a.rec->dispatch_texels("max_pool_backward_windows", {a.out}, {a.in[0], a.in[1]}, p, groups_for(p.count, 256, *a.rec));
+    return;
+  }
+  a.rec->dispatch_texels("max_pool_backward", {a.out}, {a.in[0], a.in[1]}, p, groups_for(p.count, 256, *a.rec));
 }
 
 const KernelEntry kEntries[] = {

@@ -53,7 +53,9 @@ Buffer::Buffer(Context& ctx, VkDeviceSize bytes, Where where, const std::string&
                                    what, double(bytes) / (1 << 20), double(d.max_allocation_bytes) / (1 << 20)));
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bi.size = bytes;
-  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  // Uniform texel buffers: read-only operands of the streaming kernels (shaders/texel.glsl).
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+             VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
   check(vkCreateBuffer(device_, &bi, nullptr, &buffer_), ("vkCreateBuffer for the " + what).c_str());
   VkMemoryRequirements req;

@@ -14,10 +14,17 @@ Pipelines::Pipelines(Context& ctx) : ctx_(ctx) {
   li.bindingCount = kBindings;
   li.pBindings = b;
   check(vkCreateDescriptorSetLayout(ctx.device(), &li, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
+  VkDescriptorSetLayoutBinding t[kTexelBindings];
+  for (uint32_t i = 0; i < kTexelBindings; ++i)
+    t[i] = {i, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+  li.bindingCount = kTexelBindings;
+  li.pBindings = t;
+  check(vkCreateDescriptorSetLayout(ctx.device(), &li, nullptr, &texel_layout_), "vkCreateDescriptorSetLayout");
+  const VkDescriptorSetLayout sets[2] = {set_layout_, texel_layout_};
   VkPushConstantRange push{VK_SHADER_STAGE_COMPUTE_BIT, 0, 128};
   VkPipelineLayoutCreateInfo pi{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-  pi.setLayoutCount = 1;
-  pi.pSetLayouts = &set_layout_;
+  pi.setLayoutCount = 2;
+  pi.pSetLayouts = sets;
   pi.pushConstantRangeCount = 1;
   pi.pPushConstantRanges = &push;
   check(vkCreatePipelineLayout(ctx.device(), &pi, nullptr, &layout_), "vkCreatePipelineLayout");
@@ -29,6 +36,7 @@ Pipelines::~Pipelines() {
   for (auto& [name, p] : pipelines_) vkDestroyPipeline(ctx_.device(), p, nullptr);
   vkDestroyPipelineCache(ctx_.device(), cache_, nullptr);
   vkDestroyPipelineLayout(ctx_.device(), layout_, nullptr);
+  vkDestroyDescriptorSetLayout(ctx_.device(), texel_layout_, nullptr);
   vkDestroyDescriptorSetLayout(ctx_.device(), set_layout_, nullptr);
 }
 

@@ -1,6 +1,8 @@
-// Compute pipelines for the embedded shaders: one descriptor-set layout (8
-// storage buffers) and one pipeline layout (128 bytes of push constants)
-// shared by every shader, pipelines created on first use and cached.
+// Compute pipelines for the embedded shaders: two descriptor-set layouts (set
+// 0: 8 storage buffers; set 1: 4 uniform texel buffers, bound only by the
+// shaders that read through shaders/texel.glsl) and one pipeline layout (128
+// bytes of push constants) shared by every shader, pipelines created on first
+// use and cached.
 #pragma once
 #include <map>
 #include <string>
@@ -12,6 +14,7 @@
 namespace gg::vk {
 
 inline constexpr uint32_t kBindings = 8;
+inline constexpr uint32_t kTexelBindings = 4;
 
 // A user op's registered SPIR-V by shader name, or nullptr (user_kernels.cpp).
 const std::vector<uint32_t>* user_shader(std::string_view name);
@@ -26,10 +29,12 @@ class Pipelines {
   VkPipeline get(std::string_view shader);  // throws BackendError for an unknown shader
   VkPipelineLayout layout() const { return layout_; }
   VkDescriptorSetLayout set_layout() const { return set_layout_; }
+  VkDescriptorSetLayout texel_set_layout() const { return texel_layout_; }
 
  private:
   Context& ctx_;
   VkDescriptorSetLayout set_layout_ = VK_NULL_HANDLE;
+  VkDescriptorSetLayout texel_layout_ = VK_NULL_HANDLE;
   VkPipelineLayout layout_ = VK_NULL_HANDLE;
   VkPipelineCache cache_ = VK_NULL_HANDLE;
   std::map<std::string, VkPipeline, std::less<>> pipelines_;

@@ -3,6 +3,8 @@
 // the transfers place between the device's and the host's accesses, and a
 // one-time command buffer submitted and waited for (variable transfers).
 #pragma once
+#include <vector>
+
 #include "context.h"
 #include "kernels.h"
 #include "pipelines.h"
@@ -20,11 +22,15 @@ void barrier_to_host(VkCommandBuffer cmd);
 // Records dispatches into one command buffer, each with its own descriptor set.
 class CommandRecorder final : public Recorder {
  public:
-  CommandRecorder(Context& ctx, Pipelines& pipes, VkCommandBuffer cmd, VkDescriptorPool pool, Slice dummy)
-      : ctx_(ctx), pipes_(pipes), cmd_(cmd), pool_(pool), dummy_(dummy) {}
+  // The texel buffers' views are appended to `views`; they must outlive the command buffer.
+  CommandRecorder(Context& ctx, Pipelines& pipes, VkCommandBuffer cmd, VkDescriptorPool pool, Slice dummy,
+                  std::vector<VkBufferView>& views)
+      : ctx_(ctx), pipes_(pipes), cmd_(cmd), pool_(pool), dummy_(dummy), views_(views) {}
 
   void dispatch(std::string_view shader, std::span<const Slice> bindings, const void* push, uint32_t push_bytes,
                 uint32_t gx, uint32_t gy, uint32_t gz) override;
+  void dispatch_texels(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels,
+                       const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz, uint32_t vec4_mask) override;
   void copy(const Slice& src, const Slice& dst) override;
   void fill(const Slice& s, uint32_t value) override;
   uint32_t max_groups(int axis) const override { return ctx_.max_groups(axis); }
@@ -38,6 +44,11 @@ class CommandRecorder final : public Recorder {
   VkCommandBuffer cmd_;
   VkDescriptorPool pool_;
   Slice dummy_;
+  std::vector<VkBufferView>& views_;
+
+  VkDescriptorSet allocate(VkDescriptorSetLayout layout);
+  void record(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels, uint32_t vec4_mask,
+              const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
 };
 
 // A primary command buffer from `pool`, begun for one submission; submit()
