@@ -33,7 +33,10 @@ struct Feed {
 };
 
 struct BackendOptions {
-  int threads = 0;          // 0: all cores
+  // CPU worker threads; 0: all cores. GRAPHGRAD_CPU_THREADS=n overrides it for
+  // every CPU backend of the process (the sanitizer stages run whole suites at 1,
+  // 2 and 4 threads with it); results do not depend on the count.
+  int threads = 0;
   std::string device;       // device index or name substring (GPU backends)
   // Executes the graph's allreduce nodes (data-parallel training); null: one process.
   std::shared_ptr<Communicator> comm;

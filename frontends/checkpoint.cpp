@@ -1,7 +1,7 @@
 #include "checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "atomic_file.h"
+
 #include <zlib.h>
 
 #include <cerrno>
@@ -104,38 +104,10 @@ std::string serialize(const Checkpoint& ckpt, const std::string& name) {
 
 void save(const std::filesystem::path& path, const Checkpoint& ckpt) {
   const std::string file = serialize(ckpt, path.string());
-  const std::string tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw CheckpointError(tmp + ": cannot create: " + errno_text());
-  size_t written = 0;
-  while (written < file.size()) {
-    const ssize_t w = ::write(fd, file.data() + written, file.size() - written);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      const std::string why = errno_text();
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw CheckpointError(tmp + ": write failed: " + why);
-    }
-    written += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw CheckpointError(tmp + ": flush failed: " + why);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw CheckpointError(path.string() + ": cannot rename " + tmp + " into place: " + why);
-  }
-  // Make the rename itself durable: fsync the folder that holds the entry.
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);  // best effort: some filesystems refuse fsync on a folder
-    ::close(dfd);
+  try {
+    io::write_file_atomically(path, file);
+  } catch (const io::IoError& e) {
+    throw CheckpointError(e.what());
   }
 }
 

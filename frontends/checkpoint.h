@@ -12,7 +12,9 @@
 //              u32 rank, rank x i64 dims, numel x f32 values.
 // Version 1 (no JSON) still loads.
 // save() writes "<path>.tmp", flushes and fsyncs it, then renames it over
-// <path>, so a reader sees the old file or the new one, never half of one.
+// <path>, so a reader sees the old file or the new one, never half of one; a
+// failed save (a full disk, a read-only folder) leaves <path> as it was and
+// throws CheckpointError naming <path> and the cause (atomic_file.h).
 #pragma once
 #include <graphgrad/graph/error.h>
 #include <cstdint>

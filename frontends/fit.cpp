@@ -163,17 +163,26 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
 
   std::vector<EpochStats> history;
   const int first_epoch = static_cast<int>(step_ / steps);  // continues the shuffle sequence on resume
+  // A checkpoint written mid-epoch (on_step_end): that epoch goes on at its next step.
+  const int64_t resume_step = step_ % steps;
   for (int e = 0; e < o.epochs && !stop_requested_; ++e) {
     const int epoch = first_epoch + e + 1;
+    const int64_t first_step = e == 0 ? resume_step : 0;
     it.start_epoch(epoch);
-    for (Callback* cb : active_callbacks_) cb->on_epoch_begin(*this, epoch);
-    if (verbose) log << "Epoch " << (e + 1) << "/" << o.epochs << "\n" << std::flush;
+    // A resumed epoch's on_epoch_begin ran before its checkpoint, which holds what it did (the learning rate).
+    if (first_step == 0)
+      for (Callback* cb : active_callbacks_) cb->on_epoch_begin(*this, epoch);
+    if (verbose) {
+      log << "Epoch " << (e + 1) << "/" << o.epochs;
+      if (first_step) log << " (resumed at step " << (first_step + 1) << " of " << steps << ")";
+      log << "\n" << std::flush;
+    }
     ProgressBar bar(log, steps, verbose && is_terminal(log));
     EpochStats st;
     st.epoch = epoch;
     std::vector<double> totals(names.size(), 0.0);
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < steps; ++s) {
+    for (int64_t s = first_step; s < steps; ++s) {
       const BatchStep b = it.step(s);
       it.fill_items(b, xb);
       if (ids) it.fill_class_ids(b, yb);
@@ -222,6 +231,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
       std::vector<double> means(names.size());
       for (size_t k = 0; k < names.size(); ++k) means[k] = totals[k] / double(st.images);
       bar.update(s + 1, format_values(names, means));
+      if (o.on_step_end && s + 1 < steps) o.on_step_end(epoch, s + 1);
       if (sums.back() > 0) {
         if (verbose && is_terminal(log)) log << "\n";
         throw Interrupted(fmt::format("interrupted during epoch {} after step {} of {}", epoch, s + 1, steps));

@@ -14,6 +14,8 @@ template <class... Ts>
 struct Overload : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
 
 json pair(const std::array<int, 2>& a) { return json::array({a[0], a[1]}); }
 

@@ -3,12 +3,12 @@
 
 #include <onnx/onnx_pb.h>
 
-#include <fstream>
 #include <unordered_map>
 
 #include <graphgrad/graph/op.h>
 #include <graphgrad/ops/op_table.h>
 
+#include "atomic_file.h"
 #include "onnx_builder.h"
 
 namespace gg {
@@ -81,10 +81,14 @@ OnnxExportStats export_onnx(const Graph& g, NodeId input, NodeId output,
   set_type(graph->add_output(), name.at(output), out.shape);
   stats.nodes = b.count();
 
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw ExportError("onnx export: " + path.string() + ": cannot create the file");
-  if (!model.SerializeToOstream(&f) || !f.flush())
-    throw ExportError("onnx export: " + path.string() + ": write failed");
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) throw ExportError("onnx export: " + path.string() + ": protobuf could not serialize the model");
+  // Atomically: an export over an existing model leaves it whole if the write fails.
+  try {
+    io::write_file_atomically(path, bytes);
+  } catch (const io::IoError& e) {
+    throw ExportError(std::string("onnx export: ") + e.what());
+  }
   return stats;
 }
 

@@ -2,8 +2,9 @@
 
 #include <png.h>
 
+#include "atomic_file.h"
+
 #include <algorithm>
-#include <cerrno>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -33,11 +34,28 @@ void on_png_error(png_structp png, png_const_charp msg) {
 
 void on_png_warning(png_structp, png_const_charp) {}
 
+// Where libpng's output goes: a string, written to disk in one atomic step.
+// A C callback, so a failed append (bad_alloc) becomes a libpng error rather
+// than an exception through C frames.
+struct PngSink {
+  std::string* bytes;
+};
+
+void on_png_write(png_structp png, png_bytep data, png_size_t length) {
+  auto* sink = static_cast<PngSink*>(png_get_io_ptr(png));
+  try {
+    sink->bytes->append(reinterpret_cast<const char*>(data), length);
+  } catch (...) {
+    png_error(png, "out of memory");
+  }
+}
+
+void on_png_flush(png_structp) {}
+
 // libpng reports errors by longjmp, which must not skip C++ destructors: this
 // frame holds only trivially destructible locals, and reports failure by
 // returning false with the message in `err`.
-bool write_png(std::FILE* fp, const uint8_t* pixels, uint32_t width, uint32_t height,
-               PngError* err) {
+bool encode_png(PngSink* sink, const uint8_t* pixels, uint32_t width, uint32_t height, PngError* err) {
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, on_png_error, on_png_warning);
   if (!png) return false;
   png_infop info = png_create_info_struct(png);
@@ -49,7 +67,7 @@ bool write_png(std::FILE* fp, const uint8_t* pixels, uint32_t width, uint32_t he
     png_destroy_write_struct(&png, &info);
     return false;
   }
-  png_init_io(png, fp);
+  png_set_write_fn(png, sink, on_png_write, on_png_flush);
   png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
@@ -94,27 +112,14 @@ void write_digit_grid(const fs::path& out, const MnistSplit& split, int rows, in
       std::memcpy(&pixels[(top + y) * width + left], img + y * split.cols, split.cols);
   }
 
-  fs::path tmp = out;
-  tmp += ".tmp";
-  errno = 0;
-  std::FILE* fp = std::fopen(tmp.c_str(), "wb");
-  if (!fp) fail(tmp, std::string("cannot open for writing: ") + std::strerror(errno));
+  std::string bytes;
+  PngSink sink{&bytes};
   PngError err;
-  const bool wrote = write_png(fp, pixels.data(), uint32_t(width), uint32_t(height), &err);
-  errno = 0;
-  const bool closed = std::fclose(fp) == 0;  // a full disk may only show here
-  if (!wrote || !closed) {
-    std::string why = wrote ? std::string("cannot write: ") + std::strerror(errno)
-                            : std::string("libpng error: ") + err.msg;
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    fail(out, why);
-  }
-  std::error_code ec;
-  fs::rename(tmp, out, ec);  // atomic on POSIX: readers never see half a file
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(out, "cannot rename " + tmp.string() + " into place: " + ec.message());
+  if (!encode_png(&sink, pixels.data(), uint32_t(width), uint32_t(height), &err)) fail(out, std::string("libpng error: ") + err.msg);
+  try {
+    io::write_file_atomically(out, bytes);  // readers never see half a file
+  } catch (const io::IoError& e) {
+    throw DataError(e.what());
   }
 }
 

@@ -14,6 +14,8 @@ template <class... Ts>
 struct Overload : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
 }  // namespace
 
 double learning_rate_at(const LearningRateSchedule& schedule, int64_t step) {

@@ -22,6 +22,8 @@ template <class... Ts>
 struct Overload : Ts... {
   using Ts::operator()...;
 };
+template <class... Ts>
+Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
 
 bool is_op(const Graph& g, NodeId id, OpId op) { return g.node(id).op->id() == op; }
 }  // namespace

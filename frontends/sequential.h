@@ -76,6 +76,10 @@ struct CompileOptions {
 
 struct FitOptions {
   int batch_size = 128;  // the global batch: across all ranks
+  // Epochs to run. A model whose step count stops inside an epoch (loaded from
+  // a checkpoint written by on_step_end) first finishes that epoch, from the
+  // next step in the same order, with the same dropout and augmentation, and
+  // that counts as the first of them; its EpochStats average over the steps run.
   int epochs = 10;
   const Dataset* validation = nullptr;
   bool shuffle = true;
@@ -86,6 +90,12 @@ struct FitOptions {
   int verbose = 1;             // 0: silent; 1: Keras-style lines (a progress bar on a terminal)
   std::ostream* log = nullptr; // default std::cout
   std::function<void(const EpochStats&)> on_epoch_end = {};
+  // After every step that leaves its epoch unfinished (the last step of an
+  // epoch is followed by validation, the callbacks and on_epoch_end instead),
+  // with the epoch (from 1) and the steps of it done. A save() here writes a
+  // mid-epoch checkpoint: fit() on the loaded model goes on at the next step
+  // and ends bit for bit where an uninterrupted run ends.
+  std::function<void(int epoch, int64_t steps_done)> on_step_end = {};
   // Polled after every step; when it returns true, fit() stops there and
   // throws Interrupted (the model keeps the steps it took).
   std::function<bool()> should_stop = {};

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # End-to-end checks of the mnist CLI: what a user types, what they get back.
 #   cli_test.sh MNIST_BINARY DATA_DIR [TESTS_DIR]
+# GG_CLI_PARTS: a comma-separated subset of the parts to run (default: all of them):
+#   main       flags, train/evaluate/predict, plots, ONNX export, bad data and checkpoints, Vulkan faults
+#   nompi      a build without MPI started by mpirun refuses (only where GG_BUILT_WITH_MPI=OFF)
+#   interrupt  SIGINT and SIGKILL mid-run, --resume, mid-epoch checkpoints
+#   io         write failures: a full disk, a read-only folder (checkpoints, export --onnx, samples --out)
 set -u
 mnist=$1 data=$(cd "$2" && pwd) tests=${3:-$(dirname "$0")}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
+parts=${GG_CLI_PARTS:-main,nompi,interrupt,io}
+part() { [[ ",$parts," == *",$1,"* ]]; }
 
 # expect NAME WANT_STATUS(0|nonzero) PATTERN -- command...: runs it, checks the exit status and that
 # stdout+stderr match PATTERN (grep -E); the output stays in $tmp/last.out.
@@ -26,6 +33,7 @@ expect() {
   fi
 }
 
+if part main; then
 expect "no subcommand"        nonzero "subcommand"                 -- "$mnist"
 expect "unknown flag"         nonzero "--no-such-flag"             -- "$mnist" train --no-such-flag
 expect "unknown backend"      nonzero "--backend"                  -- "$mnist" train --backend tpu --data "$data"
@@ -132,13 +140,17 @@ else
   expect "export without onnx" nonzero "built without ONNX"       -- "$mnist" export --load "$tmp/w.ckpt" --onnx "$tmp/m.onnx"
 fi
 
+fi
+
 # Started by mpirun with 2 ranks (as its environment says) but built without MPI:
 # refuse, rather than train two independent copies that overwrite each other's files.
-if [ "${GG_BUILT_WITH_MPI:-}" = OFF ]; then
+if part nompi && [ "${GG_BUILT_WITH_MPI:-}" = OFF ]; then
   expect "mpirun, no MPI"      nonzero "one of 2 processes .*built without MPI" -- env OMPI_COMM_WORLD_SIZE=2 "$mnist" train --data "$data" --epochs 1
   expect "srun/hydra, no MPI"  nonzero "one of 4 processes .*built without MPI" -- env PMI_SIZE=4 "$mnist" evaluate --data "$data" --load "$tmp/w.ckpt"
 fi
 
+
+if part interrupt; then
 # SIGINT mid-run: exit 130, the last checkpoint named and loadable; --resume continues the epoch count.
 "$mnist" train --data "$data" --test-limit 1000 --train-limit 1024 --batch 64 --epochs 500 --threads 2 --json --save "$tmp/run.ckpt" \
   > "$tmp/run.out" 2> "$tmp/run.err" &
@@ -168,7 +180,26 @@ wait $pid 2>/dev/null
 expect "sigkill: last checkpoint loads" 0 "accuracy: 0\.[0-9]"    -- "$mnist" evaluate --data "$data" --test-limit 1000 --load "$tmp/killed.ckpt"
 expect "resume missing file"  nonzero "$tmp/missing.ckpt"          -- "$mnist" train --data "$data" --train-limit 64 --resume "$tmp/missing.ckpt"
 expect "save-every 0"         nonzero "--save-every"               -- "$mnist" train --data "$data" --save-every 0
+# SIGINT after a mid-epoch checkpoint (--save-every-steps 5, 16 steps an epoch): the message names the
+# epoch and the step; --resume goes on from the next step (scripts/soak_resume.sh checks the bits).
+"$mnist" train --data "$data" --test-limit 200 --train-limit 1024 --batch 64 --epochs 500 --threads 2 --save "$tmp/mid.ckpt" \
+  --save-every-steps 5 > /dev/null 2> "$tmp/mid.err" &
+pid=$!
+for _ in $(seq 1 600); do [ -f "$tmp/mid.ckpt" ] && break; sleep 0.05; done
+kill -INT $pid
+wait $pid
+status=$?
+if [ $status -eq 130 ] && grep -qE "last checkpoint is $tmp/mid.ckpt \(epoch [0-9]+, step [0-9]+ of 16\), intact" "$tmp/mid.err"; then
+  echo "ok   sigint names the mid-epoch checkpoint"; passed=$((passed + 1))
+else
+  echo "FAIL sigint mid-epoch: exit $status"; cat "$tmp/mid.err"; failed=$((failed + 1))
+fi
+expect "resume mid-epoch"     0       "after [0-9]+ epoch\(s\) and [0-9]+ of 16 steps" -- "$mnist" train --data "$data" --test-limit 200 \
+  --train-limit 1024 --batch 64 --epochs 1 --threads 2 --resume "$tmp/mid.ckpt"
+expect "save-every-steps needs --save" nonzero "--save-every-steps requires --save" -- "$mnist" train --data "$data" --save-every-steps 3
+fi
 
+if part main; then
 # --- Bad data files: each names the file and the fault, and exits non-zero. ---
 be32() { printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
 real() { if [ -f "$data/$1.gz" ]; then gzip -dc "$data/$1.gz"; else cat "$data/$1"; fi; }
@@ -255,6 +286,109 @@ if "$mnist" devices 2>/dev/null | grep -A1 '^vulkan:' | grep -q '^  0:'; then
   # A real limit, no injection: a batch whose buffers exceed what the device can address.
   expect "vulkan: batch too big for the device" nonzero "vulkan: .* needs .* MiB .*more than the device.s (maxStorageBufferRange|maxMemoryAllocationSize|memory)" -- \
     "$mnist" train --backend vulkan --data "$data" --train-limit 64 --epochs 1 --batch 65536
+fi
+
+fi
+
+if part io; then
+# --- Write failures: a full disk or a read-only folder ends the command with a message naming the file
+# and the cause, and the file written before stays byte for byte (files are only ever renamed into
+# place). GRAPHGRAD_IO_FAULT=<ERRNO>@<n> fails the n-th file written, root or not; a real full tmpfs and
+# a real read-only mount run where this user may mount one (unshare -rm), else a skip line says why.
+io=$tmp/io
+mkdir -p "$io" "$io/fs"
+# intact NAME FILE ORIG: FILE is byte for byte ORIG, with no .tmp left beside it
+intact() {
+  if cmp -s "$2" "$3" && [ ! -e "$2.tmp" ]; then echo "ok   $1: the previous file is intact"; passed=$((passed + 1))
+  else echo "FAIL $1: $2 changed or a .tmp was left"; ls -la "$(dirname "$2")"; failed=$((failed + 1)); fi
+}
+lenet=(train --data "$data" --train-limit 256 --batch 64 --test-limit 100 --threads 2 --model lenet5)
+expect "io: a checkpoint"     0       "saved weights to $io/c.ckpt" -- "$mnist" "${lenet[@]}" --epochs 1 --save "$io/c.ckpt"
+cp "$io/c.ckpt" "$io/c.orig"
+for fault in ENOSPC:"No space left on device" EIO:"Input/output error" EROFS:"Read-only file system" EACCES:"Permission denied"; do
+  expect "io: checkpoint ${fault%%:*}" nonzero "mnist: error: $io/c.ckpt: cannot (write|create) $io/c.ckpt.tmp: ${fault#*:} \(injected by GRAPHGRAD_IO_FAULT\); the previous c.ckpt is unchanged" -- \
+    env GRAPHGRAD_IO_FAULT="${fault%%:*}@1" "$mnist" "${lenet[@]}" --epochs 2 --save "$io/c.ckpt" --resume "$io/c.ckpt"
+  intact "io: checkpoint ${fault%%:*}" "$io/c.ckpt" "$io/c.orig"
+done
+# Mid-epoch: 4 steps an epoch, saves at steps 2, 4 (epoch 1's end) and 6, the third failing. The
+# second is epoch 1's end, which the run above wrote: byte for byte the same file.
+expect "io: mid-epoch save fails" nonzero "training stopped; the last checkpoint is $io/d.ckpt \(epoch 1\), intact" -- \
+  env GRAPHGRAD_IO_FAULT=ENOSPC@3 "$mnist" "${lenet[@]}" --epochs 3 --save "$io/d.ckpt" --save-every-steps 2
+intact "io: mid-epoch save fails" "$io/d.ckpt" "$io/c.orig"
+expect "io: bad fault spec"   nonzero "GRAPHGRAD_IO_FAULT=\"ENOSPC@x\" is not" -- env GRAPHGRAD_IO_FAULT=ENOSPC@x "$mnist" samples --data "$data" --out "$io/x.png"
+
+expect "io: samples"          0       "wrote a 4x16 grid" -- "$mnist" samples --data "$data" --out "$io/g.png"
+cp "$io/g.png" "$io/g.orig"
+expect "io: samples ENOSPC"   nonzero "mnist: error: $io/g.png: cannot write $io/g.png.tmp: No space left on device.*unchanged" -- \
+  env GRAPHGRAD_IO_FAULT=ENOSPC@1 "$mnist" samples --data "$data" --seed 9 --out "$io/g.png"
+intact "io: samples ENOSPC" "$io/g.png" "$io/g.orig"
+onnx=0
+if "$mnist" export --load "$io/c.ckpt" --onnx "$io/m.onnx" > /dev/null 2>&1; then
+  onnx=1
+  cp "$io/m.onnx" "$io/m.orig"
+  expect "io: export ENOSPC"  nonzero "mnist: error: onnx export: $io/m.onnx: cannot write $io/m.onnx.tmp: No space left on device.*unchanged" -- \
+    env GRAPHGRAD_IO_FAULT=ENOSPC@1 "$mnist" export --load "$io/c.ckpt" --onnx "$io/m.onnx"
+  intact "io: export ENOSPC" "$io/m.onnx" "$io/m.orig"
+  expect "io: export EROFS"   nonzero "$io/m.onnx: cannot create $io/m.onnx.tmp: Read-only file system" -- \
+    env GRAPHGRAD_IO_FAULT=EROFS@1 "$mnist" export --load "$io/c.ckpt" --onnx "$io/m.onnx"
+  intact "io: export EROFS" "$io/m.onnx" "$io/m.orig"
+else
+  echo "skip io: export: this mnist cannot export ONNX"
+fi
+
+# A real read-only folder: only for a user the permissions bind (root writes anyway).
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir -p "$io/ro" && cp "$io/c.orig" "$io/ro/c.ckpt" && chmod a-w "$io/ro"
+  expect "io: read-only folder" nonzero "$io/ro/c.ckpt: cannot create $io/ro/c.ckpt.tmp: Permission denied" -- \
+    "$mnist" "${lenet[@]}" --epochs 2 --save "$io/ro/c.ckpt" --resume "$io/ro/c.ckpt"
+  intact "io: read-only folder" "$io/ro/c.ckpt" "$io/c.orig"
+  chmod u+w "$io/ro"
+else
+  echo "skip io: chmod'ed read-only folder: root writes into it anyway (the read-only mount below stands in)"
+fi
+
+# A real full disk and a real read-only filesystem: a tmpfs in a private mount namespace, holding a copy of
+# ORIG as NAME and room for half of another (full), or remounted read-only (ro); then the command runs there.
+# mounted NAME ORIG full|ro PATTERN -- command... (the command writes $io/fs/NAME)
+in_ns='fs=$1 orig=$2 name=$3 mode=$4; shift 4
+pages=$(( ($(stat -c %s "$orig") + 4095) / 4096 ))
+kb=$(( (pages + pages / 2) * 4 ))  # tmpfs counts whole pages: the copy fits, a second one does not
+mount -t tmpfs -o size=${kb}k gg_io_test "$fs" || { echo "NO_MOUNT"; exit 0; }
+cp "$orig" "$fs/$name" || { echo "NO_COPY"; exit 0; }
+if [ "$mode" = ro ]; then mount -o remount,ro "$fs" || { echo "NO_MOUNT"; exit 0; }; fi
+"$@" 2>&1; echo "EXIT $?"
+cmp -s "$orig" "$fs/$name" && echo "INTACT"
+[ -e "$fs/$name.tmp" ] && echo "TMP_LEFT"
+exit 0'
+if ! why=$(unshare -rm sh -c 'mount -t tmpfs -o size=64k gg_io_probe "$1"' sh "$io/fs" 2>&1); then
+  echo "skip io: a real full tmpfs and read-only mount: cannot mount one here (unshare -rm: ${why:-refused})"
+else
+  mounted() {
+    local name=$1 orig=$2 mode=$3 pattern=$4; shift 5
+    local out
+    out=$(unshare -rm sh -c "$in_ns" sh "$io/fs" "$orig" "$name" "$mode" "$@" 2>&1)
+    if grep -q "NO_MOUNT\|NO_COPY" <<<"$out"; then echo "skip io: $mode $name: the tmpfs did not mount"; return; fi
+    if grep -qE -- "$pattern" <<<"$out" && grep -q "^EXIT 1$" <<<"$out" && grep -q "^INTACT$" <<<"$out" && ! grep -q TMP_LEFT <<<"$out"; then
+      echo "ok   io: $mode tmpfs: $name fails naming the cause, the previous file intact"; passed=$((passed + 1))
+    else
+      echo "FAIL io: $mode tmpfs: $name:"; echo "$out" | tail -8; failed=$((failed + 1))
+    fi
+  }
+  mounted c.ckpt "$io/c.orig" full "$io/fs/c.ckpt: cannot (write|flush) $io/fs/c.ckpt.tmp.*: No space left on device; the previous c.ckpt is unchanged" -- \
+    "$mnist" "${lenet[@]}" --epochs 2 --save "$io/fs/c.ckpt" --resume "$io/fs/c.ckpt"
+  mounted c.ckpt "$io/c.orig" ro "$io/fs/c.ckpt: cannot create $io/fs/c.ckpt.tmp: Read-only file system" -- \
+    "$mnist" "${lenet[@]}" --epochs 2 --save "$io/fs/c.ckpt" --resume "$io/fs/c.ckpt"
+  mounted g.png "$io/g.orig" full "$io/fs/g.png: cannot (write|flush) $io/fs/g.png.tmp.*: No space left on device" -- \
+    "$mnist" samples --data "$data" --seed 9 --out "$io/fs/g.png"
+  mounted g.png "$io/g.orig" ro "$io/fs/g.png: cannot create $io/fs/g.png.tmp: Read-only file system" -- \
+    "$mnist" samples --data "$data" --seed 9 --out "$io/fs/g.png"
+  if [ $onnx = 1 ]; then
+    mounted m.onnx "$io/m.orig" full "$io/fs/m.onnx: cannot (write|flush) $io/fs/m.onnx.tmp.*: No space left on device" -- \
+      "$mnist" export --load "$io/c.ckpt" --onnx "$io/fs/m.onnx"
+    mounted m.onnx "$io/m.orig" ro "$io/fs/m.onnx: cannot create $io/fs/m.onnx.tmp: Read-only file system" -- \
+      "$mnist" export --load "$io/c.ckpt" --onnx "$io/fs/m.onnx"
+  fi
+fi
 fi
 
 echo "$passed passed, $failed failed"

@@ -146,6 +146,32 @@ TEST_CASE("save/load round trip into a fresh model") {
   CHECK_FALSE(fs::exists(t / "model.ggckpt.tmp"));
 }
 
+TEST_CASE("a failed save leaves the previous checkpoint byte for byte, and names the path and the cause") {
+  // A folder where save() wants its .tmp: creating the file fails for real (EISDIR), root or not.
+  TempDir t;
+  auto m = small_model(1);
+  const fs::path file = t / "model.ggckpt";
+  m->save(file);
+  auto bytes = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string before = bytes(file);
+  m->fit(make_data(16, 2), {.batch_size = 8, .epochs = 1, .verbose = 0});
+  fs::create_directory(t / "model.ggckpt.tmp");
+  try {
+    m->save(file);
+    FAIL("save() succeeded");
+  } catch (const CheckpointError& e) {
+    const std::string msg = e.what();
+    CAPTURE(msg);
+    CHECK(msg.find(file.string() + ": cannot create " + file.string() + ".tmp: Is a directory") == 0);
+    CHECK(msg.find("the previous model.ggckpt is unchanged") != std::string::npos);
+  }
+  CHECK(bytes(file) == before);
+  CHECK(fs::is_directory(t / "model.ggckpt.tmp"));  // not ours: left alone
+}
+
 TEST_CASE("save() into a folder that does not exist names the path") {
   TempDir t;
   auto m = small_model(1);

@@ -13,6 +13,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <graphgrad/frontends/checkpoint.h>
@@ -254,6 +255,48 @@ TEST_SUITE("training_control") {
       REQUIRE(resumed_rates.size() == 3);
       for (size_t e = 0; e < 3; ++e) CHECK(resumed_rates[e] == whole_rates[e + 2]);
       if (plateau) CHECK(whole_rates[4] < whole_rates[1]);
+    }
+  }
+
+  TEST_CASE("a checkpoint written mid-epoch resumes at the next step, bit for bit") {
+    // 40 items in batches of 8: 5 steps an epoch. Dropout (keyed by step and sample), augmentation
+    // (by epoch and sample), the shuffle (by epoch) and a LearningRateScheduler that halves the rate
+    // at every epoch's start: a resumed epoch must neither replay it nor lose it.
+    TempDir dir;
+    const Dataset d = cnn_data(40, 7);
+    auto run = [&](int epochs, const std::string& load, const std::string& save, int64_t save_at_step) {
+      auto m = std::make_unique<Sequential>(Shape{1, 8, 8}, 11);
+      m->add(Conv2D{4, {3, 3}});
+      m->add(Activation{"relu"});
+      m->add(Flatten{});
+      m->add(Dropout{0.3});
+      m->add(Dense{5});
+      m->add(Activation{"softmax"});
+      m->compile({.loss = LossKind::sparse_categorical_crossentropy, .backend_options = {1, {}}});
+      if (!load.empty()) m->load(load);
+      FitOptions fo{.batch_size = 8, .epochs = epochs, .verbose = 0};
+      fo.augment = Augmentation{.height_shift = {-0.2, 0.2}, .width_shift = {-0.2, 0.2}, .rotation = {-15, 15}};
+      fo.callbacks = {std::make_shared<LearningRateScheduler>([](int, double lr) { return lr * 0.5; })};
+      fo.on_step_end = [&](int, int64_t) {
+        if (m->step() == save_at_step) m->save(save);
+      };
+      const auto history = m->fit(d, fo);
+      return std::tuple{m->get_weights(), history, m->step()};
+    };
+    const auto [whole, whole_history, whole_steps] = run(4, "", "", -1);
+    const std::string path = (dir / "mid.ggckpt").string();
+    for (const int64_t at : {3, 7, 14}) {  // epoch 1 step 3, epoch 2 step 2, epoch 3 step 4
+      CAPTURE(at);
+      run(4, "", path, at);
+      REQUIRE(ckpt::load(path).step == static_cast<uint64_t>(at));
+      const int epochs_left = 4 - static_cast<int>(at / 5);  // the resumed epoch counts as one
+      const auto [resumed, history, steps] = run(epochs_left, path, "", -1);
+      CHECK(steps == whole_steps);
+      CHECK(same_weights(whole, resumed));
+      REQUIRE(history.size() == static_cast<size_t>(epochs_left));
+      CHECK(history[0].epoch == at / 5 + 1);
+      CHECK(history[0].images == 40 - (at % 5) * 8);  // the resumed epoch's stats cover the steps run
+      CHECK(history.back().learning_rate == whole_history.back().learning_rate);
     }
   }
 

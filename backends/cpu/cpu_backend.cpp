@@ -28,6 +28,22 @@ int default_threads() { return std::max(1u, std::thread::hardware_concurrency())
 
 namespace {
 
+// The pool's size: GRAPHGRAD_CPU_THREADS when set (backend.h), else what was asked, else all cores.
+int pool_threads(int requested) {
+  // (A throwing initializer leaves the static unset: every backend names the bad value.)
+  static const int forced = [] {
+    const char* v = std::getenv("GRAPHGRAD_CPU_THREADS");
+    if (!v || !*v) return 0;
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (*end || n < 1 || n > 1024)
+      throw BackendError("cpu: GRAPHGRAD_CPU_THREADS=\"" + std::string(v) + "\" is not a thread count in [1, 1024]");
+    return static_cast<int>(n);
+  }();
+  if (forced) return forced;
+  return requested > 0 ? requested : default_threads();
+}
+
 // 64-byte aligned float storage (cache lines, AVX-512 loads).
 struct AlignedBuffer {
   float* data = nullptr;
@@ -93,7 +109,7 @@ class CpuExecutable final : public Executable {
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const Graph& graph, const BackendOptions& opt)
-      : graph_(graph), pool_(opt.threads > 0 ? opt.threads : default_threads()),
+      : graph_(graph), pool_(pool_threads(opt.threads)),
         comm_(opt.comm ? opt.comm : single_process_communicator()) {
     // Our pool owns the cores; OpenBLAS runs single-threaded inside each worker.
     openblas_set_num_threads(1);

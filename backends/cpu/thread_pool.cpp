@@ -54,12 +54,20 @@ void ThreadPool::worker_loop(int index) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load() != seen; });
     }
+    // The job's generation and its chunk count, read together under the lock that
+    // dispatch() writes them under. A worker outside the job (index >= chunks) is
+    // not waited for, so dispatch() may already be writing the next job: reading
+    // chunks_ after the lock (ThreadSanitizer found it) could pair this generation
+    // with the next job's count and run a chunk of it twice.
+    int chunks = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);  // pairs with dispatch(): the job fields are complete
       if (stop_) return;
       seen = generation_.load();
+      chunks = chunks_;
     }
-    if (index < chunks_) {
+    // A worker inside the job is waited for (remaining_), so the job's fields stay put while it runs.
+    if (index < chunks) {
       run_chunk(index);
       remaining_.fetch_sub(1, std::memory_order_acq_rel);
     }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <graphgrad/backends/backend.h>
+#include <graphgrad/frontends/atomic_file.h>
 #include <graphgrad/frontends/checkpoint.h>
 #include <graphgrad/frontends/dataset.h>
 #include <graphgrad/frontends/idx.h>
@@ -180,10 +180,14 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   int done_epochs = 0;
   if (!t.resume.empty()) {
     model->load(t.resume);  // parameters, Adam's moments and the step count
+    // A mid-epoch checkpoint (--save-every-steps): fit() finishes that epoch first, as one of the --epochs.
     done_epochs = static_cast<int>(model->step() / steps_per_epoch);
+    const int64_t into = model->step() % steps_per_epoch;
     if (!c.json && c.root())
-      std::cout << "resumed from " << t.resume << " after " << done_epochs << " epoch(s) (step " << model->step() << ")\n";
+      std::cout << "resumed from " << t.resume << " after " << done_epochs << " epoch(s)"
+                << (into ? fmt::format(" and {} of {} steps", into, steps_per_epoch) : "") << " (step " << model->step() << ")\n";
   }
+  const int64_t first_step = model->step();
   Communicator& comm = model->comm();
   if (!c.json && c.root()) {
     std::cout << model->summary() << "\n";
@@ -217,7 +221,8 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   double train_s = 0;
   int64_t trained = 0;
   double last_acc = 0;
-  int saved_epoch = 0;
+  int saved_epoch = 0;        // the epoch of the last checkpoint written
+  int64_t saved_steps = 0;    // and the steps of it done, when written mid-epoch (0: at its end)
   nlohmann::json curves = nlohmann::json::array();  // per epoch, for --plot
   fo.on_epoch_end = [&](const EpochStats& s) {
     train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
@@ -226,18 +231,26 @@ int train(const CommonOptions& c, const TrainOptions& t) {
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"learning_rate", s.learning_rate}, {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
-    if (!t.save.empty() && (s.epoch % t.save_every == 0 || s.epoch == t.epochs)) {
+    const bool step_due = t.save_every_steps > 0 && model->step() % t.save_every_steps == 0;
+    if (!t.save.empty() && (s.epoch % t.save_every == 0 || s.epoch == t.epochs || step_due)) {
       model->save(t.save);
-      saved_epoch = s.epoch;
+      saved_epoch = s.epoch, saved_steps = 0;
     }
   };
+  if (t.save_every_steps > 0)
+    fo.on_step_end = [&](int epoch, int64_t steps_done) {
+      if (model->step() % t.save_every_steps != 0) return;
+      model->save(t.save);
+      saved_epoch = epoch, saved_steps = steps_done;
+    };
   install_stop_handlers();
   fo.should_stop = [] { return g_stop_signal != 0; };
   // What a stopped run leaves behind: checkpoints are only ever renamed into
   // place, so the last one written is whole whatever stopped the run.
   auto checkpoint_note = [&] {
     if (saved_epoch > 0)
-      return fmt::format("the last checkpoint is {} (epoch {}), intact; continue with --resume {}", t.save, saved_epoch, t.save);
+      return fmt::format("the last checkpoint is {} (epoch {}{}), intact; continue with --resume {}", t.save, saved_epoch,
+                         saved_steps ? fmt::format(", step {} of {}", saved_steps, steps_per_epoch) : "", t.save);
     if (!t.resume.empty()) return fmt::format("nothing new was saved; {} is unchanged", t.resume);
     return std::string(t.save.empty() ? "no checkpoint was written (use --save)" : "no checkpoint was written yet");
   };
@@ -262,7 +275,7 @@ int train(const CommonOptions& c, const TrainOptions& t) {
     return 1;
   }
   const Communicator::Stats comm_stats = comm.stats();
-  const int64_t steps_run = trained ? (model->step() - int64_t(done_epochs) * steps_per_epoch) : 0;
+  const int64_t steps_run = trained ? model->step() - first_step : 0;
   if (trained == 0) {  // nothing left to train after --resume
     const Evaluation e = model->evaluate(test_set, c.batch);
     if (c.root()) std::cout << (c.json ? nlohmann::ordered_json{{"test_accuracy", e.accuracy}}.dump() : "accuracy: " + std::to_string(e.accuracy))
@@ -420,8 +433,7 @@ int graph(const CommonOptions& c, bool dot, const std::string& out) {
     std::cout << text;
     return 0;
   }
-  std::ofstream f(out);
-  if (!(f << text)) throw std::runtime_error(out + ": cannot write");
+  io::write_file_atomically(out, text);
   std::cout << "wrote " << model->graph().size() << " nodes to " << out << "\n";
   return 0;
 }

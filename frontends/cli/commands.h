@@ -35,6 +35,7 @@ struct TrainOptions {
   int64_t train_limit = 0;
   std::string save;
   int save_every = 1;  // epochs between saves (with --save)
+  int64_t save_every_steps = 0;  // also save whenever the global step count is a multiple of this (0: at epoch ends only)
   std::string resume;  // checkpoint to continue from
   bool check_numerics = false;
   std::string plot;                    // PNG of loss and test accuracy per epoch

@@ -99,6 +99,8 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--train-limit", t.train_limit, "train on the first N images only (0: all)")->check(count_of_images);
   train_cmd->add_option("--save", t.save, "write a checkpoint here (weights, optimizer state, step) every --save-every epochs and at the end");
   train_cmd->add_option("--save-every", t.save_every, "epochs between checkpoints")->capture_default_str()->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--save-every-steps", t.save_every_steps, "also checkpoint every N steps, mid-epoch too (--resume goes on from the next step)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))->needs(train_cmd->get_option("--save"));
   train_cmd->add_flag("--check-numerics", t.check_numerics, "after every step, name the first node whose value is NaN or infinite");
   train_cmd->add_option("--resume", t.resume, "continue from a checkpoint written by --save (--epochs counts the whole run)");
   train_cmd->add_option("--plot", t.plot, "draw loss and test accuracy per epoch into this PNG (the numbers go beside it as .json)");
