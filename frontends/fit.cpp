@@ -181,6 +181,8 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
     EpochStats st;
     st.epoch = epoch;
     std::vector<double> totals(names.size(), 0.0);
+    // Per step: the global batch's sums (and the stop flag), and the running means; reused, not reallocated.
+    std::vector<double> sums(names.size() + 1), means(names.size());
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t s = first_step; s < steps; ++s) {
       const BatchStep b = it.step(s);
@@ -207,7 +209,7 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
       const int64_t mine = b.count;
       // The global batch's sums, and whether any rank was asked to stop: every
       // rank takes the same decisions, so none is left waiting in a collective.
-      std::vector<double> sums(names.size() + 1, 0.0);
+      std::fill(sums.begin(), sums.end(), 0.0);
       if (mine) {
         sums[0] = double(loss_v) * double(mine);
         if (!options_.metrics.empty()) {
@@ -228,7 +230,6 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
                                         ranks > 1 ? fmt::format(" on {} of {} ranks", std::isfinite(loss_v) ? "another" : "this one", ranks) : ""));
       for (size_t k = 0; k < names.size(); ++k) totals[k] += sums[k];
       st.images += b.global_size;
-      std::vector<double> means(names.size());
       for (size_t k = 0; k < names.size(); ++k) means[k] = totals[k] / double(st.images);
       bar.update(s + 1, format_values(names, means));
       if (o.on_step_end && s + 1 < steps) o.on_step_end(epoch, s + 1);
@@ -240,7 +241,6 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
     backend_->synchronize();
     sync_layer_states();
     st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::vector<double> means(names.size());
     for (size_t k = 0; k < names.size(); ++k) st.values.emplace_back(names[k], means[k] = totals[k] / double(st.images));
     st.loss = means[0];
     if (st.has("accuracy")) st.accuracy = st.get("accuracy");

@@ -1,4 +1,5 @@
 #include "model_json.h"
+#include "overload.h"
 
 #include <fmt/format.h>
 
@@ -10,12 +11,7 @@ namespace gg {
 namespace {
 using json = nlohmann::json;
 
-template <class... Ts>
-struct Overload : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
+using detail::Overload;
 
 json pair(const std::array<int, 2>& a) { return json::array({a[0], a[1]}); }
 

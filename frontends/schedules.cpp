@@ -1,4 +1,5 @@
 #include "schedules.h"
+#include "overload.h"
 
 #include <cmath>
 #include <map>
@@ -10,12 +11,7 @@
 
 namespace gg {
 namespace {
-template <class... Ts>
-struct Overload : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
+using detail::Overload;
 }  // namespace
 
 double learning_rate_at(const LearningRateSchedule& schedule, int64_t step) {

@@ -2,6 +2,7 @@
 // optimizer, inference path, backend). fit.cpp runs it; model_io.cpp saves
 // and loads it.
 #include "sequential.h"
+#include "overload.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,12 +19,7 @@
 namespace gg {
 
 namespace {
-template <class... Ts>
-struct Overload : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overload(Ts...) -> Overload<Ts...>;  // clang 14 lacks C++20's aggregate deduction
+using detail::Overload;
 
 bool is_op(const Graph& g, NodeId id, OpId op) { return g.node(id).op->id() == op; }
 }  // namespace
