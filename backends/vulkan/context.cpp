@@ -159,6 +159,14 @@ MemoryMode memory_mode_from_env() {
   throw BackendError("vulkan: GRAPHGRAD_VULKAN_MEMORY=\"" + s + "\" is not auto or discrete");
 }
 
+BarrierMode barrier_mode_from_env() {
+  const char* v = std::getenv("GRAPHGRAD_VULKAN_BARRIERS");
+  const std::string s = v ? v : "";
+  if (s.empty() || s == "hazards") return BarrierMode::hazards;
+  if (s == "all") return BarrierMode::all;
+  throw BackendError("vulkan: GRAPHGRAD_VULKAN_BARRIERS=\"" + s + "\" is not hazards or all");
+}
+
 uint32_t forced_max_groups_from_env() {
   const char* v = std::getenv("GRAPHGRAD_VULKAN_MAX_GROUPS");
   if (!v || !*v) return 0;
@@ -257,7 +265,7 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
 int Context::validation_errors() { return g_validation_errors.load(); }
 
 Context::Context(const std::string& selector)
-    : memory_mode_(memory_mode_from_env()), forced_max_groups_(forced_max_groups_from_env()),
+    : memory_mode_(memory_mode_from_env()), barrier_mode_(barrier_mode_from_env()), forced_max_groups_(forced_max_groups_from_env()),
       forced_max_texels_(forced_max_texels_from_env()) {
   std::string why;
   if (!load_loader(&why)) throw BackendError("vulkan: " + why);

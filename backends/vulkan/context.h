@@ -24,6 +24,17 @@ namespace gg::vk {
 //     invalidate gives wrong results instead of passing by luck).
 enum class MemoryMode { automatic, discrete };
 
+// Where the recorder puts barriers (GRAPHGRAD_VULKAN_BARRIERS).
+//   hazards (unset or "hazards"): only before a command whose accesses
+//     conflict with one since the last barrier (hazards.h).
+//   all ("all"): after every command, the old way: to measure what the
+//     tracking saves, or to rule it out when a result looks wrong.
+// The validation layer's synchronization checks report any hazard a missing
+// barrier leaves (GRAPHGRAD_VULKAN_VALIDATION=1 plus
+// VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+// the parity tests run them).
+enum class BarrierMode { hazards, all };
+
 struct DeviceInfo {
   uint32_t index = 0;
   std::string name, type, driver;
@@ -60,6 +71,7 @@ class Context {
   uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred = 0) const;
   const VkPhysicalDeviceMemoryProperties& memory() const { return memory_; }
   MemoryMode memory_mode() const { return memory_mode_; }
+  BarrierMode barrier_mode() const { return barrier_mode_; }
   // maxComputeWorkGroupCount[axis], or the smaller count forced for testing by
   // GRAPHGRAD_VULKAN_MAX_GROUPS=<n> (n >= 1; testing only): the backend then
   // behaves as if the device allowed n groups along each axis, so that the
@@ -86,6 +98,7 @@ class Context {
   VkPhysicalDeviceLimits limits_{};
   VkPhysicalDeviceMemoryProperties memory_{};
   MemoryMode memory_mode_ = MemoryMode::automatic;
+  BarrierMode barrier_mode_ = BarrierMode::hazards;
   uint32_t forced_max_groups_ = 0;  // 0: the device's
   uint32_t forced_max_texels_ = 0;  // 0: the device's
 };

@@ -20,6 +20,8 @@ struct Counters {
   std::atomic<uint64_t> spilled_grids{0};        // dispatches with max_groups(0) groups along x and more along y or z
   std::atomic<uint64_t> texel_dispatches{0};     // dispatches reading through texel buffers
   std::atomic<uint64_t> texel_fallbacks{0};      // texel dispatches run as <shader>_ssbo (an input past max_texels())
+  std::atomic<uint64_t> dispatches{0};           // dispatches recorded (a recorded step counts once, however often it runs)
+  std::atomic<uint64_t> barriers{0};             // barriers the recorder placed between kernels' commands
 };
 
 Counters& counters();

@@ -105,7 +105,7 @@ void VulkanExecutable::record(Recorded& r, int64_t batch) {
       // The host's part runs between the two buffers; the next one starts after it.
       cmd = begin();
       rec.set_command_buffer(cmd);
-      barrier_device_all(cmd);
+      rec.full_barrier();
       if (queries_) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, static_cast<uint32_t>(k + 1));
       continue;
     }

@@ -3,6 +3,7 @@
 #include <graphgrad/backends/backend.h>
 
 #include "shaders_embedded.h"
+#include "spirv_access.h"
 
 namespace gg::vk {
 
@@ -33,7 +34,7 @@ Pipelines::Pipelines(Context& ctx) : ctx_(ctx) {
 }
 
 Pipelines::~Pipelines() {
-  for (auto& [name, p] : pipelines_) vkDestroyPipeline(ctx_.device(), p, nullptr);
+  for (auto& [name, e] : pipelines_) vkDestroyPipeline(ctx_.device(), e.pipeline, nullptr);
   vkDestroyPipelineCache(ctx_.device(), cache_, nullptr);
   vkDestroyPipelineLayout(ctx_.device(), layout_, nullptr);
   vkDestroyDescriptorSetLayout(ctx_.device(), texel_layout_, nullptr);
@@ -41,7 +42,7 @@ Pipelines::~Pipelines() {
 }
 
 VkPipeline Pipelines::get(std::string_view shader) {
-  if (auto it = pipelines_.find(shader); it != pipelines_.end()) return it->second;
+  if (auto it = pipelines_.find(shader); it != pipelines_.end()) return it->second.pipeline;
   VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   if (const EmbeddedShader* s = find_shader(shader)) {
     mi.codeSize = s->words * sizeof(uint32_t);
@@ -52,6 +53,7 @@ VkPipeline Pipelines::get(std::string_view shader) {
   } else {
     throw BackendError("vulkan: no shader named '" + std::string(shader) + "' is embedded in this build or registered");
   }
+  const uint32_t written = written_bindings({mi.pCode, mi.codeSize / sizeof(uint32_t)}, shader);
   VkShaderModule module = VK_NULL_HANDLE;
   check(vkCreateShaderModule(ctx_.device(), &mi, nullptr, &module), "vkCreateShaderModule");
   VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
@@ -61,8 +63,14 @@ VkPipeline Pipelines::get(std::string_view shader) {
   const VkResult r = vkCreateComputePipelines(ctx_.device(), cache_, 1, &ci, nullptr, &p);
   vkDestroyShaderModule(ctx_.device(), module, nullptr);
   check(r, ("vkCreateComputePipelines for shader " + std::string(shader)).c_str());
-  pipelines_.emplace(std::string(shader), p);
+  pipelines_.emplace(std::string(shader), Entry{p, written});
   return p;
+}
+
+uint32_t Pipelines::written(std::string_view shader) const {
+  const auto it = pipelines_.find(shader);
+  if (it == pipelines_.end()) throw BackendError("vulkan: shader '" + std::string(shader) + "' has no pipeline yet");
+  return it->second.written;
 }
 
 }  // namespace gg::vk

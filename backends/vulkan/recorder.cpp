@@ -26,6 +26,25 @@ void barrier_to_host(VkCommandBuffer cmd) {
           VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT, VK_ACCESS_HOST_READ_BIT);
 }
 
+namespace {
+Access access(const Slice& s, bool write) { return {s.buffer, s.offset, s.offset + std::max<VkDeviceSize>(s.bytes, 4), write}; }
+}  // namespace
+
+void CommandRecorder::full_barrier() {
+  barrier_device_all(cmd_);
+  ++counters().barriers;
+  hazards_.clear();
+}
+
+void CommandRecorder::before(const std::vector<Access>& accesses) {
+  if (ctx_.barrier_mode() == BarrierMode::hazards && hazards_.conflicts(accesses)) full_barrier();
+  hazards_.add(accesses);
+}
+
+void CommandRecorder::after() {
+  if (ctx_.barrier_mode() == BarrierMode::all) full_barrier();
+}
+
 VkDescriptorSet CommandRecorder::allocate(VkDescriptorSetLayout layout) {
   VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
   ai.descriptorPool = pool_;
@@ -75,6 +94,7 @@ void CommandRecorder::record(std::string_view shader, std::span<const Slice> bin
                          std::to_string(max_groups(axis)) + " (maxComputeWorkGroupCount)");
   if (gx == max_groups(0) && (gy > 1 || gz > 1)) ++counters().spilled_grids;
   const VkPipeline pipeline = pipes_.get(shader);  // first: an unknown shader throws before anything is allocated
+  const uint32_t written = pipes_.written(shader);
   VkDescriptorSet sets[2] = {allocate(pipes_.set_layout()), VK_NULL_HANDLE};
   VkDescriptorBufferInfo infos[kBindings];
   VkWriteDescriptorSet writes[kBindings + kTexelBindings];
@@ -104,23 +124,29 @@ void CommandRecorder::record(std::string_view shader, std::span<const Slice> bin
     }
   }
   vkUpdateDescriptorSets(ctx_.device(), n_writes, writes, 0, nullptr);
+  std::vector<Access> accesses;  // unbound slots (the dummy) are never accessed
+  for (uint32_t i = 0; i < bindings.size(); ++i) accesses.push_back(access(bindings[i], written >> i & 1));
+  for (const Slice& t : texels) accesses.push_back(access(t, false));
+  before(accesses);
   vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipes_.layout(), 0, texels.empty() ? 1 : 2, sets, 0, nullptr);
   if (push_bytes) vkCmdPushConstants(cmd_, pipes_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
   vkCmdDispatch(cmd_, gx, gy, gz);
-  // Before whatever comes next, a dispatch or a copy (a kernel's copy(), a host step's gather).
-  barrier_device_all(cmd_);
+  ++counters().dispatches;
+  after();
 }
 
 void CommandRecorder::copy(const Slice& src, const Slice& dst) {
   const VkBufferCopy region{src.offset, dst.offset, std::min(src.bytes, dst.bytes)};
+  before({access({src.buffer, src.offset, region.size}, false), access({dst.buffer, dst.offset, region.size}, true)});
   vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
-  barrier_device_all(cmd_);
+  after();
 }
 
 void CommandRecorder::fill(const Slice& s, uint32_t value) {
+  before({access({s.buffer, s.offset, (s.bytes + 3) / 4 * 4}, true)});
   vkCmdFillBuffer(cmd_, s.buffer, s.offset, (s.bytes + 3) / 4 * 4, value);
-  barrier_device_all(cmd_);
+  after();
 }
 
 OneTimeCommands::OneTimeCommands(Context& ctx, VkCommandPool pool) : ctx_(ctx), pool_(pool) {

@@ -1,11 +1,13 @@
 // Recording into command buffers: the kernels' Recorder (dispatches, fills,
-// copies, each followed by a barrier), the memory barriers the executable and
+// copies, with a barrier before each one that conflicts with an earlier one:
+// hazards.h), the memory barriers the executable and
 // the transfers place between the device's and the host's accesses, and a
 // one-time command buffer submitted and waited for (variable transfers).
 #pragma once
 #include <vector>
 
 #include "context.h"
+#include "hazards.h"
 #include "kernels.h"
 #include "pipelines.h"
 
@@ -37,6 +39,9 @@ class CommandRecorder final : public Recorder {
   bool gpu() const override { return ctx_.info().type != "cpu"; }
   // A step with host work is recorded into several command buffers.
   void set_command_buffer(VkCommandBuffer cmd) { cmd_ = cmd; }
+  // A barrier from everything recorded so far to everything after it (the
+  // start of a command buffer that follows host work).
+  void full_barrier();
 
  private:
   Context& ctx_;
@@ -45,7 +50,11 @@ class CommandRecorder final : public Recorder {
   VkDescriptorPool pool_;
   Slice dummy_;
   std::vector<VkBufferView>& views_;
+  HazardTracker hazards_;
 
+  // Places the barrier a command with these accesses needs (BarrierMode).
+  void before(const std::vector<Access>& accesses);
+  void after();
   VkDescriptorSet allocate(VkDescriptorSetLayout layout);
   void record(std::string_view shader, std::span<const Slice> bindings, std::span<const Slice> texels, uint32_t vec4_mask,
               const void* push, uint32_t push_bytes, uint32_t gx, uint32_t gy, uint32_t gz);
