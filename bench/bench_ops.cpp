@@ -247,7 +247,7 @@ void run_case(benchmark::State& state, const OpCase& c, Dir dir, const std::stri
   }
   const double flop = graph_flops(*p->graph, p->targets, batch);
   state.SetLabel(op_list(*p));
-  timed_loop(state, *p, batch, flop, warm_up_first(backend, flop));
+  timed_loop(state, *p, batch, flop, graph_bytes(*p->graph, p->targets, batch), warm_up_first(backend, flop));
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ void run_step(benchmark::State& state, bool train, const std::string& backend, i
   }
   const double flop = graph_flops(*p->graph, p->targets, batch);
   state.SetLabel(std::to_string(p->graph->schedule(p->targets).size()) + " nodes");
-  timed_loop(state, *p, batch, flop, warm_up_first(backend, flop));
+  timed_loop(state, *p, batch, flop, graph_bytes(*p->graph, p->targets, batch), warm_up_first(backend, flop));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <graphgrad/graph/op.h>
+#include <graphgrad/ops/op_table.h>
 
 namespace gg::bench {
 
@@ -68,6 +69,10 @@ void run_benchmarks() {
     auto file = make_reporter(g_out_format, false);
     benchmark::RunSpecifiedBenchmarks(display.get(), file.get());
   }
+}
+
+void note_benchmark_flags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) note_benchmark_flag(argv[i]);
 }
 
 Options init(int& argc, char** argv, const char* program, const char* extra_help) {
@@ -206,7 +211,20 @@ double graph_flops(const Graph& g, const std::vector<NodeId>& targets, int64_t b
 // Always: the first Vulkan run also compiles the shaders (lavapipe builds a pipeline's code on first use).
 bool warm_up_first(const std::string& /*backend*/, double /*flop_per_run*/) { return true; }
 
-void timed_loop(benchmark::State& state, Program& p, int64_t batch, double flop_per_run, bool warm_up) {
+double graph_bytes(const Graph& g, const std::vector<NodeId>& targets, int64_t batch) {
+  const auto bytes = [&](NodeId id) { return 4.0 * double(g.node(id).shape.resolved(batch).numel()); };  // f32, i32
+  double total = 0;
+  for (NodeId id : g.schedule(targets)) {
+    const Node& n = g.node(id);
+    if (n.op->role() != OpRole::compute || n.op->id() == ops::id::reshape) continue;
+    total += bytes(id);
+    for (NodeId in : n.inputs) total += bytes(in);
+  }
+  return total;
+}
+
+void timed_loop(benchmark::State& state, Program& p, int64_t batch, double flop_per_run, double bytes_per_run,
+                bool warm_up) {
   using Clock = std::chrono::steady_clock;
   if (warm_up && !p.warmed) {
     const auto w0 = Clock::now();
@@ -230,8 +248,10 @@ void timed_loop(benchmark::State& state, Program& p, int64_t batch, double flop_
   if (wall > 0) {
     state.counters["items_per_second"] = iters * double(batch) / wall;
     state.counters["GFLOP/s"] = flop_per_run * iters / wall * 1e-9;
+    state.counters["GB/s"] = bytes_per_run * iters / wall * 1e-9;
   }
   state.counters["flop_per_run"] = flop_per_run;
+  state.counters["bytes_per_run"] = bytes_per_run;
   state.counters["batch"] = static_cast<double>(batch);
   state.counters["warmed_up"] = warm_up ? 1 : 0;
   state.counters["first_run_s"] = p.first_run_s;  // the untimed warm-up run

@@ -30,6 +30,10 @@ Options init(int& argc, char** argv, const char* program, const char* extra_help
 // Benchmark appends where a fixed count is set (the Vulkan cases).
 // --benchmark_filter still sees the full name.
 void run_benchmarks();
+// What run_benchmarks() needs to know of Google Benchmark's flags in argv
+// (--benchmark_format, --benchmark_out, --benchmark_out_format), for a
+// program that calls benchmark::Initialize itself instead of init().
+void note_benchmark_flags(int argc, char** argv);
 
 // The backends to register: "cpu", and "vulkan" when it is built and lists a
 // device. Prints one line to stderr for a backend it leaves out, saying why,
@@ -84,6 +88,12 @@ void drop_cached_program();
 // The FLOPs of one run as the ops' own flops() count them (the one formula
 // per op, ops/), summed over the schedule of `targets`.
 double graph_flops(const Graph& g, const std::vector<NodeId>& targets, int64_t batch);
+// The bytes one run moves at the least, summed over the same schedule: each
+// compute node reads each of its inputs once and writes its output once (a
+// reshape, an alias on every backend, moves none). Kernels that read an
+// operand more than once, or spill to scratch, move more: GB/s from this is
+// the traffic the roofline model counts, a lower bound of the real one.
+double graph_bytes(const Graph& g, const std::vector<NodeId>& targets, int64_t batch);
 
 // Whether to run a benchmark's program once untimed before timing it: always,
 // but for Vulkan runs of over ~1 GFLOP (seconds each on lavapipe, where the
@@ -92,8 +102,10 @@ bool warm_up_first(const std::string& backend, double flop_per_run);
 
 // Runs the program once untimed when `warm_up` (first-run costs: page faults,
 // command-buffer recording), then once per iteration (+ synchronize), and sets the counters:
-// items_per_second (images) and GFLOP/s over wall time, flop_per_run, batch
-// warmed_up (0 or 1) and first_run_s (the warm-up run's time, 0 when none).
-void timed_loop(benchmark::State& state, Program& p, int64_t batch, double flop_per_run, bool warm_up);
+// items_per_second (images), GFLOP/s and GB/s over wall time, flop_per_run,
+// bytes_per_run (graph_bytes), batch, warmed_up (0 or 1) and first_run_s (the
+// warm-up run's time, 0 when none).
+void timed_loop(benchmark::State& state, Program& p, int64_t batch, double flop_per_run, double bytes_per_run,
+                bool warm_up);
 
 }  // namespace gg::bench

@@ -25,6 +25,9 @@
 // what the step runs (1 call per step, the whole batch). Without AVX2+FMA the
 // direct/ entries are not registered and one line on stderr says so.
 // The OpenBLAS core and build configuration go to stderr and to the JSON context.
+//
+// vulkan/...: the Vulkan device's ceilings (FMA, bandwidth through texel and
+// storage buffers, copy, dispatch and submission costs), roofline_vulkan.cpp.
 #include <cblas.h>
 
 #include <algorithm>
@@ -44,9 +47,13 @@
 #include <graphgrad/ops/ops.h>
 
 #include "cpu/conv_direct.h"
+#include "bench_util.h"
 #include "cpu/thread_pool.h"
 #include "fma_peak.h"
 #include "mnist_shapes.h"
+#if GRAPHGRAD_HAS_VULKAN
+#include "roofline_vulkan.h"
+#endif
 
 namespace gg::bench {
 namespace {
@@ -214,6 +221,7 @@ void bm_fma_peak(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   using namespace gg::bench;
+  note_benchmark_flags(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
   const std::string core = openblas_get_corename(), config = openblas_get_config();
@@ -249,7 +257,13 @@ int main(int argc, char** argv) {
                  "bench_roofline: direct/ conv benchmarks skipped: this CPU lacks AVX2+FMA (conv2d_2 runs im2col + "
                  "sgemm, the sgemm/conv2d_2.* entries)\n");
   }
-  benchmark::RunSpecifiedBenchmarks();
+#if GRAPHGRAD_HAS_VULKAN
+  register_vulkan_ceilings();
+#else
+  std::fprintf(stderr, "bench_roofline: vulkan/ ceilings skipped: built without the Vulkan backend\n");
+  benchmark::AddCustomContext("vulkan_ceilings_skipped", "built without the Vulkan backend");
+#endif
+  run_benchmarks();  // the Vulkan entries' names without Google Benchmark's "/iterations:N"
   benchmark::Shutdown();
   return 0;
 }

@@ -2,6 +2,7 @@
 """The benchmark comparison report, in one command.
 
   scripts/bench_report.py [--build DIR] [--data DIR] [--quick] [--threads N] [--train-limit N] [--out DIR]
+  scripts/bench_report.py --from-json RESULTS.json [--out DIR]   (the markdown again, from an earlier run)
 
 Runs, each with --benchmark_format=json, the roofline (bench_roofline: sgemm and FMA peaks, the
 net's GEMMs, the direct conv kernels), bench_ops and bench_train on the cpu and vulkan backends;
@@ -18,7 +19,10 @@ latency beside ours, with the commands), <date>-<host>.json (everything it ran, 
 The fractions of peak are computed here, from the JSON: an op's GFLOP/s divided by
 sgemm/peak/2048x2048x2048/threads:T and by fma_peak/threads:T (each the best of 3 repetitions),
 T = --threads (at most 2, the thread counts the roofline measures). Vulkan on lavapipe runs on the same CPU, so the same
-peaks bound it.
+peaks bound it. The Vulkan device's own ceilings (bench_roofline vulkan/: FMA, texel-read, storage-read and copy
+bandwidth, dispatch and submit costs) get a table of their own, and every Vulkan case of bench_ops is set beside them
+(% of the Vulkan FMA peak, GB/s against texel-read bandwidth, the roofline bound); JSON from before them says
+"not measured".
 
 --quick: shorter minimum times, Vulkan at batch 1 and 32 only (lavapipe takes seconds per run at
 batch 128), training runs limited to 2,000 images. The default run limits training to 6,000
@@ -139,6 +143,43 @@ def peaks(res, threads):
     t = max(1, min(threads, 2))
     table = peak_table(res)
     return table.get(f'sgemm/peak/2048x2048x2048/threads:{t}'), table.get(f'fma_peak/threads:{t}'), t
+
+
+VK_CEILINGS = (  # (benchmark name, counter, best is the largest, what it is)
+    ('vulkan/fma_peak', 'GFLOP/s', True, 'vec4 FMA chains on registers'),
+    ('vulkan/bandwidth/texel_read', 'GB/s', True, 'vec4 reads through a uniform texel buffer (how our kernels read on CPU devices)'),
+    ('vulkan/bandwidth/storage_read', 'GB/s', True, 'vec4 reads from a storage buffer'),
+    ('vulkan/bandwidth/copy', 'GB/s', True, 'texel read + storage write, bytes read and written'),
+    ('vulkan/dispatch_overhead', 'us_per_dispatch', False, 'an empty dispatch and its barrier'),
+    ('vulkan/submit_wait', 'us_per_submit', False, 'vkQueueSubmit + vkWaitForFences of one empty dispatch (wall time)'),
+)
+
+
+def vulkan_ceilings(res):
+    """{ceiling name: best value over its repetitions} from bench_roofline's vulkan/ run; {} when not measured
+    (older JSON, no Vulkan device, or a build without the Vulkan backend)."""
+    best = {}
+    want = {name: (counter, larger) for name, counter, larger, _ in VK_CEILINGS}
+    for b in (res.get('vulkan_ceilings') or {}).get('benchmarks', []):
+        name = b.get('run_name', b['name'])
+        if b.get('run_type', 'iteration') != 'iteration' or b.get('error_occurred') or name not in want:
+            continue
+        counter, larger = want[name]
+        v = b.get(counter)
+        if v is not None:
+            best[name] = (max if larger else min)(best.get(name, v), v)
+    return best
+
+
+def vulkan_ceilings_why(res):
+    """Why the Vulkan ceilings were not measured."""
+    data = res.get('vulkan_ceilings')
+    if 'vulkan_ceilings' not in res:
+        return 'not measured (this report\'s JSON predates the Vulkan ceilings)'
+    if not data:
+        return 'not measured (bench_roofline did not run; see Skipped)'
+    ctx = data.get('context', {})
+    return 'not measured: ' + ctx.get('vulkan_ceilings_skipped', 'bench_roofline reported no vulkan/ entries')
 
 
 # ---------------------------------------------------------------------------------------- peers
@@ -316,6 +357,20 @@ def write_markdown(path, meta, res, chart_line):
              f"{pt}-thread peaks: sgemm {fmt(sg)} GFLOP/s, FMA {fmt(fm)} GFLOP/s (computed by this script from the "
              f"JSON). Vulkan runs on lavapipe, on the same CPU cores, so the same peaks bound it. Vulkan/CPU time: how "
              f"many times longer the Vulkan run takes.\n")
+    vk = vulkan_ceilings(res)
+    L.append('### The Vulkan device\'s ceilings (bench_roofline vulkan/)\n')
+    if vk:
+        vctx_c = (res.get('vulkan_ceilings') or {}).get('context', {})
+        L.append(f"Measured by bench_roofline's own shaders (shaders/ceiling_*.comp) on "
+                 f"{vctx_c.get('vulkan_devices', 'the Vulkan device')}; each the best of {PEAK_REPS} repetitions, "
+                 'timed by the device\'s timestamps where the queue has them.\n')
+        L.append('| ceiling | measured | what |\n|---|---|---|')
+        for name, counter, _, what in VK_CEILINGS:
+            unit = {'us_per_dispatch': 'µs', 'us_per_submit': 'µs'}.get(counter, counter)
+            L.append(f"| {name} | {fmt(vk.get(name)) + ' ' + unit if vk.get(name) is not None else 'not measured'} | {what} |")
+        L.append('')
+    else:
+        L.append(f'Vulkan ceilings {vulkan_ceilings_why(res)}.\n')
     rows_all = list(ops_rows.values()) + list(step_rows.values())
     over = [b['name'] for b in rows_all if sg and (b.get('GFLOP/s') or 0) > sg]
     if over:
@@ -329,6 +384,7 @@ def write_markdown(path, meta, res, chart_line):
     L.append('Each op of the net at its shapes; `_backward` is every node autodiff appends for it '
              '(e.g. conv2d_2: conv2d_backward_input + conv2d_backward_weight + bias_grad).\n')
     L.append(op_table(ops_rows, ordered_cases(ops_rows, ['_forward', '_backward']), batches, sg, fm))
+    L.append(vulkan_kernel_table(ops_rows, ordered_cases(ops_rows, ['_forward', '_backward']), batches, res))
     L.append('## The net\'s GEMMs (bench_roofline, cblas_sgemm as the CPU backend calls it, batch 128)\n')
     roof = (res['roofline'] or {}).get('benchmarks', [])
     direct = [b for b in roof if b['name'].startswith('direct/')]
@@ -391,6 +447,45 @@ def write_markdown(path, meta, res, chart_line):
     L.append('')
     L.append(chart_line)
     path.write_text('\n'.join(L) + '\n')
+
+
+def vulkan_kernel_table(rows, cases, batches, res):
+    """Each Vulkan case of bench_ops beside the Vulkan device's ceilings: GFLOP/s against the FMA peak, GB/s
+    (bytes_per_run: every operand read once, every output written once) against texel-read bandwidth, and the
+    roofline bound min(FMA peak, FLOP/byte x texel-read bandwidth)."""
+    vk = vulkan_ceilings(res)
+    fma, bw = vk.get('vulkan/fma_peak'), vk.get('vulkan/bandwidth/texel_read')
+    disp = vk.get('vulkan/dispatch_overhead')
+    L = ['## Vulkan kernels against the Vulkan device\'s ceilings (bench_ops)\n']
+    if not vk:
+        L.append(f'The Vulkan ceilings were {vulkan_ceilings_why(res)}: the % columns say "not measured".\n')
+    L.append(f"Ceilings: FMA {fmt(fma) + ' GFLOP/s' if fma else 'not measured'}, texel read "
+             f"{fmt(bw) + ' GB/s' if bw else 'not measured'}, "
+             f"dispatch + barrier {fmt(disp) + ' µs' if disp else 'not measured'}. GB/s counts the bytes a run "
+             'must move (each operand read once, each output written once: bench_util graph_bytes), a lower bound '
+             'of the traffic. Roofline bound: min(FMA peak, FLOP/byte × texel-read GB/s); % of bound is how close '
+             'the case comes to it. Cases far below it at small batches are bound by dispatch overhead instead.\n')
+    L.append('| case | batch | time | GFLOP/s | % of Vulkan FMA peak | GB/s | % of texel read | FLOP/byte | '
+             'bound | % of bound |\n|---|---|---|---|---|---|---|---|---|---|')
+    nm = 'not measured'
+    for case in cases:
+        for n in batches:
+            b = rows.get((case, 'vulkan', n))
+            if not b:
+                continue
+            if b.get('error_occurred'):
+                L.append(f"| {case} | {n} | skipped: {b.get('error_message', '')[:80]} |" + ' – |' * 7)
+                continue
+            g, gb, fl, by = b.get('GFLOP/s'), b.get('GB/s'), b.get('flop_per_run'), b.get('bytes_per_run')
+            ai = fl / by if fl is not None and by else None
+            bound = None
+            if fma and bw and ai is not None:
+                bound = min(fma, ai * bw)
+            kind = '' if bound is None else (' (memory)' if ai * bw < fma else ' (compute)')
+            L.append(f"| {case} | {n} | {fmt_time(to_ms(b))} | {fmt(g)} | {pct(g, fma) if fma else nm} | {fmt(gb)} | "
+                     f"{(pct(gb, bw) if gb is not None else '–') if bw else nm} | {fmt(ai)} | "
+                     f"{(fmt(bound) + ' GFLOP/s' + kind) if bound is not None else '–'} | {pct(g, bound)} |")
+    return '\n'.join(L) + '\n'
 
 
 # ---------------------------------------------------------------------------------------- chart
@@ -502,8 +597,20 @@ def main():
     ap.add_argument('--train-limit', type=int, default=None, help='images per training run (default 6000; quick 2000; 0: all)')
     ap.add_argument('--quick', action='store_true', help='shorter runs: see the module doc')
     ap.add_argument('--no-peers', action='store_true', help='benchmarks and roofline only')
+    ap.add_argument('--from-json', metavar='JSON', help='write the markdown report of an earlier run\'s JSON (runs nothing); '
+                    'the .md goes to --out, named after the JSON')
     ap.add_argument('--chart-only', nargs=2, metavar=('JSON', 'PNG'), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.from_json:
+        src = Path(a.from_json)
+        res = json.loads(src.read_text())
+        md = Path(a.out) / src.with_suffix('.md').name
+        md.parent.mkdir(parents=True, exist_ok=True)
+        png = src.with_suffix('.png')
+        write_markdown(md, res['meta'], res, f'![GFLOP/s per op against the peaks]({png.name})' if png.exists() else
+                       'No chart (rendered from JSON).')
+        print(md)
+        return
     if a.chart_only:
         reason = draw_chart(chart_series(json.loads(Path(a.chart_only[0]).read_text())), a.chart_only[1])
         if reason:
@@ -526,17 +633,21 @@ def main():
     meta = {'date': now.strftime('%Y-%m-%d'), 'time': now.strftime('%H:%M:%S'), 'host': host, 'cpu': cpu,
             'cores': os.cpu_count(), 'threads': a.threads, 'quick': a.quick, 'train_limit': limit,
             'build': str(build), 'data': str(data), 'loadavg': ' '.join(f'{x:.2f}' for x in os.getloadavg())}
-    res = {'meta': meta, 'roofline_peaks': None, 'roofline': None, 'ops': {}, 'train': {}, 'peers': [], 'skipped': [],
-           'commands': []}
+    res = {'meta': meta, 'roofline_peaks': None, 'roofline': None, 'vulkan_ceilings': None, 'ops': {}, 'train': {},
+           'peers': [], 'skipped': [], 'commands': []}
 
     min_time = ['--benchmark_min_time=0.05'] if a.quick else ['--benchmark_min_time=0.1']
     thr = [f'--threads={a.threads}']
     # The Vulkan cases run fixed iteration counts; the quick form leaves out batch 128 (seconds per run on lavapipe).
     vk_filter = '/vulkan/batch:(1|32)(/|$)' if a.quick else '/vulkan/'
     # The peaks, as the best of a few repetitions (other work on the machine only ever lowers them); then the net's GEMMs.
-    res['roofline_peaks'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=peak', f'--benchmark_repetitions={PEAK_REPS}'],
-                                   300, res['commands'], res['skipped'])
-    res['roofline'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=-peak'], 300, res['commands'], res['skipped'])
+    res['roofline_peaks'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=^(fma_peak|sgemm/peak)/',
+                                   f'--benchmark_repetitions={PEAK_REPS}'], 300, res['commands'], res['skipped'])
+    res['roofline'] = gbench(bins['bench_roofline'], min_time + ['--benchmark_filter=-peak|^vulkan/'], 300, res['commands'],
+                             res['skipped'])
+    # The Vulkan device's ceilings (fixed iteration counts, a few seconds on lavapipe), best of PEAK_REPS.
+    res['vulkan_ceilings'] = gbench(bins['bench_roofline'], ['--benchmark_filter=^vulkan/', f'--benchmark_repetitions={PEAK_REPS}'],
+                                    300, res['commands'], res['skipped'])
     res['ops']['cpu'] = gbench(bins['bench_ops'], thr + min_time + ['--benchmark_filter=/cpu/'], 300, res['commands'], res['skipped'])
     res['train']['cpu'] = gbench(bins['bench_train'], thr + min_time + ['--benchmark_filter=/cpu/'], 300, res['commands'], res['skipped'])
     res['ops']['vulkan'] = gbench(bins['bench_ops'], thr + [f'--benchmark_filter={vk_filter}'], 400, res['commands'], res['skipped'])

@@ -114,7 +114,7 @@ TEST_CASE("vulkan barriers: the SPIR-V reflection counts as written exactly the 
     const std::span<const uint32_t> code(s.code, s.words);
     const uint32_t written = vk::written_bindings(code, s.name), stored = stored_bindings(code);
     CHECK(written == stored);
-    CHECK(written != 0);  // a compute shader that writes nothing does nothing
+    if (s.name != "ceiling_empty") CHECK(written != 0);  // else it does nothing (bench_roofline's dispatch-cost probe aside)
   }
   const uint32_t not_spirv[] = {1, 2, 3, 4, 5, 6};
   CHECK_THROWS_WITH_AS(vk::written_bindings(not_spirv, "bogus"), doctest::Contains("shader bogus"), BackendError);
