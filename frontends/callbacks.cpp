@@ -33,18 +33,21 @@ EarlyStopping::EarlyStopping(Options o) : o_(std::move(o)) {
 
 void EarlyStopping::on_train_begin(Sequential&) {
   stopped_epoch_ = 0;
-  best_weights_.clear();
+  // Best weights carry over only with the state they belong to (restored from
+  // the model's checkpoint or its last fit), never from another model's fit.
+  if (!restored_) best_weights_.clear();
+  restored_ = false;
 }
 
 void EarlyStopping::on_epoch_end(Sequential& model, const EpochStats& s) {
   const double current = s.get(o_.monitor);
   if (s.epoch <= o_.start_from_epoch) return;
-  if (o_.restore_best_weights && best_weights_.empty()) best_weights_ = model.get_weights(), best_epoch_ = s.epoch;
+  if (o_.restore_best_weights && best_weights_.empty()) best_weights_ = model.get_named_weights(), best_epoch_ = s.epoch;
   ++wait_;
   if (better(current, best_, maximize_, o_.min_delta)) {
     best_ = current;
     best_epoch_ = s.epoch;
-    if (o_.restore_best_weights) best_weights_ = model.get_weights();
+    if (o_.restore_best_weights) best_weights_ = model.get_named_weights();
     wait_ = 0;
     return;
   }
@@ -55,7 +58,10 @@ void EarlyStopping::on_epoch_end(Sequential& model, const EpochStats& s) {
 }
 
 void EarlyStopping::on_train_end(Sequential& model) {
-  if (o_.restore_best_weights && !best_weights_.empty()) model.set_weights(best_weights_);
+  if (!o_.restore_best_weights || best_weights_.empty()) return;
+  std::vector<std::vector<float>> values;
+  for (const ckpt::Tensor& t : best_weights_) values.push_back(t.values);
+  model.set_weights(values);
 }
 
 std::string EarlyStopping::state() const {
@@ -67,6 +73,22 @@ void EarlyStopping::restore(const std::string& text) {
   best_ = json_number(j, "best", std::nan(""));
   best_epoch_ = static_cast<int>(json_number(j, "best_epoch", 0));
   wait_ = static_cast<int>(json_number(j, "wait", 0));
+  best_weights_.clear();  // restore_tensors() brings this state's own
+  restored_ = true;
+}
+
+std::vector<ckpt::Tensor> EarlyStopping::tensors() const {
+  return o_.restore_best_weights ? best_weights_ : std::vector<ckpt::Tensor>{};
+}
+
+void EarlyStopping::restore_tensors(std::vector<ckpt::Tensor> tensors) {
+  if (!o_.restore_best_weights) return;
+  best_weights_ = std::move(tensors);
+  // A checkpoint written before best weights were saved (or by a run without
+  // restore_best_weights) knows the best epoch but not its weights.
+  if (best_weights_.empty() && best_epoch_ > 0)
+    std::cerr << "EarlyStopping: the checkpoint holds no weights of the best epoch (" << best_epoch_
+              << "); restore_best_weights can only restore an epoch from this run on\n";
 }
 
 ModelCheckpoint::ModelCheckpoint(Options o) : o_(std::move(o)) {

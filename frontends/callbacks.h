@@ -1,8 +1,9 @@
 // Keras's training callbacks for Sequential::fit(): early stopping, saving
 // the best model, per-epoch learning-rate schedules and reduce-on-plateau.
 // fit() calls each hook in the order the callbacks were given. A callback's
-// state() is JSON text stored in checkpoints, so `--resume` continues a
-// plateau's patience or an early stop's best value where it was.
+// state() is JSON text stored in checkpoints, and its tensors() (EarlyStopping's
+// best weights) are stored beside it, so `--resume` continues a plateau's
+// patience or an early stop's best value and weights where they were.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint.h"
 #include "training_types.h"
 
 namespace gg {
@@ -29,6 +31,12 @@ class Callback {
   virtual std::string key() const { return {}; }
   virtual std::string state() const { return "{}"; }
   virtual void restore(const std::string& /*json*/) {}
+  // Tensors kept beside state(), named by the callback: a checkpoint stores
+  // them as "callbacks/<key>/<name>". fit() calls restore_tensors() right
+  // after restore(), with what the checkpoint held for this key: nothing for
+  // a checkpoint written before callbacks had tensors.
+  virtual std::vector<ckpt::Tensor> tensors() const { return {}; }
+  virtual void restore_tensors(std::vector<ckpt::Tensor> /*tensors*/) {}
 };
 
 // Which way a monitored value improves: min for losses, max for accuracies;
@@ -38,6 +46,8 @@ enum class MonitorMode { auto_, min, max };
 // Stops training when `monitor` has not improved by more than min_delta for
 // `patience` epochs; with restore_best_weights, puts back the weights of the
 // best epoch (parameters and batch-norm statistics, not optimizer slots).
+// Those weights are its tensors(), so a resumed run restores the same epoch's
+// weights as an uninterrupted one.
 class EarlyStopping : public Callback {
  public:
   struct Options {
@@ -55,6 +65,8 @@ class EarlyStopping : public Callback {
   std::string key() const override { return "early_stopping"; }
   std::string state() const override;
   void restore(const std::string& json) override;
+  std::vector<ckpt::Tensor> tensors() const override;
+  void restore_tensors(std::vector<ckpt::Tensor> tensors) override;
   int stopped_epoch() const { return stopped_epoch_; }  // 0: ran to the end
   int best_epoch() const { return best_epoch_; }
   double best() const { return best_; }
@@ -64,7 +76,8 @@ class EarlyStopping : public Callback {
   bool maximize_ = false;
   double best_ = std::numeric_limits<double>::quiet_NaN();
   int best_epoch_ = 0, wait_ = 0, stopped_epoch_ = 0;
-  std::vector<std::vector<float>> best_weights_;
+  std::vector<ckpt::Tensor> best_weights_;  // named as the model's variables (Sequential::get_named_weights)
+  bool restored_ = false;                   // restore() ran: on_train_begin keeps what came with the state
 };
 
 // Saves the model to `path` after an epoch: every epoch, or (save_best_only)

@@ -154,7 +154,11 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
   active_callbacks_.clear();
   for (const auto& cb : o.callbacks) {
     if (!cb) throw GraphError("fit(): a null callback");
-    if (!cb->key().empty() && callback_states_.count(cb->key())) cb->restore(callback_states_[cb->key()]);
+    if (!cb->key().empty() && callback_states_.count(cb->key())) {
+      cb->restore(callback_states_[cb->key()]);
+      const auto tensors = callback_tensors_.find(cb->key());
+      cb->restore_tensors(tensors == callback_tensors_.end() ? std::vector<ckpt::Tensor>{} : tensors->second);
+    }
     active_callbacks_.push_back(cb.get());
   }
   const ActiveCallbacks guard{active_callbacks_};
@@ -259,9 +263,9 @@ std::vector<EpochStats> Sequential::fit(const Dataset& given, const FitOptions& 
     if (o.on_epoch_end) o.on_epoch_end(st);
   }
   for (Callback* cb : active_callbacks_) cb->on_train_end(*this);
-  // The callbacks' states stay with the model for the next save().
+  // The callbacks' states and tensors stay with the model for the next save() and fit().
   for (Callback* cb : active_callbacks_)
-    if (!cb->key().empty()) callback_states_[cb->key()] = cb->state();
+    if (!cb->key().empty()) callback_states_[cb->key()] = cb->state(), callback_tensors_[cb->key()] = cb->tensors();
   return history;
 }
 

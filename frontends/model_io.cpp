@@ -2,9 +2,14 @@
 // checkpoint holds, beside the variables, a JSON document with the
 // architecture, the compile options, the learning rate, the callbacks' state
 // and which tensors are optimizer slots; format-1 files (no JSON) still load.
+// A callback's tensors (EarlyStopping's best weights) sit in the same tensor
+// table, under "callbacks/<key>/<name>", listed by key and name in the JSON's
+// training.callback_tensors; format-2 files written before they existed
+// simply have none.
 #include <algorithm>
 #include <exception>
 #include <iostream>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -28,6 +33,29 @@ json parse_json(const ckpt::Checkpoint& c, const std::string& path) {
   }
 }
 
+std::string callback_tensor_name(const std::string& key, const std::string& name) { return "callbacks/" + key + "/" + name; }
+
+// training.callback_tensors: {key: [name, ...]}, each name a tensor of the file.
+std::map<std::string, std::vector<ckpt::Tensor>> callback_tensors_of(const ckpt::Checkpoint& c, const json& training,
+                                                                      const std::string& path) {
+  std::map<std::string, std::vector<ckpt::Tensor>> out;
+  if (!training.contains("callback_tensors")) return out;
+  const json& listed = training["callback_tensors"];
+  const std::string bad = path + ": corrupt checkpoint: training.callback_tensors ";
+  if (!listed.is_object()) throw ckpt::CheckpointError(bad + "is not an object of name lists");
+  for (auto it = listed.begin(); it != listed.end(); ++it) {
+    if (!it.value().is_array()) throw ckpt::CheckpointError(bad + "of \"" + it.key() + "\" is not a list of names");
+    for (const json& name : it.value()) {
+      if (!name.is_string()) throw ckpt::CheckpointError(bad + "of \"" + it.key() + "\" holds a name that is not a string");
+      const std::string full = callback_tensor_name(it.key(), name.get<std::string>());
+      const ckpt::Tensor* t = c.find(full);
+      if (!t) throw ckpt::CheckpointError(bad + "lists tensor \"" + full + "\", which the file does not hold");
+      out[it.key()].push_back({name.get<std::string>(), t->shape, t->values});
+    }
+  }
+  return out;
+}
+
 // Format 1 named optimizer slots "<parameter>/<optimizer>_<slot>".
 bool looks_like_v1_slot(const std::string& name) {
   const size_t slash = name.rfind('/');
@@ -46,22 +74,46 @@ void Sequential::save(const std::filesystem::path& path) const {
   ckpt::Checkpoint c;
   c.step = static_cast<uint64_t>(step_);
   c.architecture = architecture();
-  json slots = json::array(), callbacks = json::object();
+  json slots = json::array(), callbacks = json::object(), listed = json::object();
+  std::vector<ckpt::Tensor> extra;  // the callbacks' tensors, after the variables
+  auto keep_tensors = [&](const std::string& key, std::vector<ckpt::Tensor> tensors) {
+    if (tensors.empty()) return;
+    json names = json::array();
+    for (ckpt::Tensor& t : tensors) {
+      names.push_back(t.name);
+      t.name = callback_tensor_name(key, t.name);
+      extra.push_back(std::move(t));
+    }
+    listed[key] = std::move(names);
+  };
   for (NodeId id : optimizer_slots_) slots.push_back(graph_.node(id).name);
   for (const Callback* cb : active_callbacks_)
-    if (!cb->key().empty()) callbacks[cb->key()] = json::parse(cb->state());
+    if (!cb->key().empty()) callbacks[cb->key()] = json::parse(cb->state()), keep_tensors(cb->key(), cb->tensors());
   for (const auto& [key, state] : callback_states_)
-    if (!callbacks.contains(key)) callbacks[key] = json::parse(state);  // kept from the checkpoint this model loaded
+    if (!callbacks.contains(key)) {  // kept from the checkpoint this model loaded, or its last fit
+      callbacks[key] = json::parse(state);
+      if (const auto t = callback_tensors_.find(key); t != callback_tensors_.end()) keep_tensors(key, t->second);
+    }
+  json training{{"learning_rate", lr_}, {"callbacks", callbacks}};
+  if (!listed.empty()) training["callback_tensors"] = std::move(listed);
   const json doc{{"model", model_to_json({input_, seed_, layers_})},
                  {"compile", compile_to_json(options_)},
                  {"optimizer", std::string(optimizer_name(options_.optimizer))},
                  {"optimizer_slots", slots},
-                 {"training", {{"learning_rate", lr_}, {"callbacks", callbacks}}}};
+                 {"training", std::move(training)}};
   c.json = doc.dump();
+  std::set<std::string> names;
   for (NodeId v : graph_.variables()) {
     const Node& n = graph_.node(v);
     ckpt::Tensor t{n.name, n.shape, std::vector<float>(static_cast<size_t>(n.shape.numel()))};
     backend_->read_variable(v, t.values);
+    names.insert(t.name);
+    c.tensors.push_back(std::move(t));
+  }
+  for (ckpt::Tensor& t : extra) {
+    // A layer the user named "callbacks/..." could hold a variable of the same name.
+    if (!names.insert(t.name).second)
+      throw ckpt::CheckpointError(path.string() + ": callback tensor \"" + t.name + "\" has the name of another tensor; rename that layer");
     c.tensors.push_back(std::move(t));
   }
   ckpt::save(path, c);
@@ -94,8 +146,13 @@ void Sequential::load_here(const std::filesystem::path& path, const LoadOptions&
   std::set<std::string> their_slots;
   std::string their_optimizer = "another optimizer";
   json doc;
+  std::map<std::string, std::vector<ckpt::Tensor>> their_callback_tensors;
+  std::set<std::string> callback_tensor_names;
   if (!c.json.empty()) {
     doc = parse_json(c, p);
+    if (doc.contains("training") && doc["training"].is_object()) their_callback_tensors = callback_tensors_of(c, doc["training"], p);
+    for (const auto& [key, tensors] : their_callback_tensors)
+      for (const ckpt::Tensor& t : tensors) callback_tensor_names.insert(callback_tensor_name(key, t.name));
     ModelConfig theirs;
     try {
       theirs = model_from_json(doc.at("model"));
@@ -120,6 +177,7 @@ void Sequential::load_here(const std::filesystem::path& path, const LoadOptions&
   std::vector<std::pair<NodeId, const ckpt::Tensor*>> writes;
   size_t slots_loaded = 0, slots_skipped = 0;
   for (const ckpt::Tensor& t : c.tensors) {
+    if (callback_tensor_names.count(t.name)) continue;  // restored with the callbacks' state below
     const NodeId id = graph_.find(t.name);
     const bool ours = id != kNoNode && (is_weight(id) || is_slot(id));
     if (!ours) {
@@ -158,6 +216,7 @@ void Sequential::load_here(const std::filesystem::path& path, const LoadOptions&
       if (tr.contains("learning_rate") && tr["learning_rate"].is_number() && !options_.lr_schedule)
         lr_ = tr["learning_rate"].get<double>();
       callback_states_.clear();
+      callback_tensors_ = std::move(their_callback_tensors);
       if (tr.contains("callbacks"))
         for (auto it = tr["callbacks"].begin(); it != tr["callbacks"].end(); ++it) callback_states_[it.key()] = it.value().dump();
     }

@@ -295,6 +295,18 @@ std::vector<std::vector<float>> Sequential::get_weights() const {
   return out;
 }
 
+std::vector<ckpt::Tensor> Sequential::get_named_weights() const {
+  require_compiled("get_named_weights()");
+  std::vector<ckpt::Tensor> out;
+  for (NodeId id : weight_nodes()) {
+    const Node& n = graph_.node(id);
+    ckpt::Tensor t{n.name, n.shape, std::vector<float>(static_cast<size_t>(n.shape.numel()))};
+    backend_->read_variable(id, t.values);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 void Sequential::set_weights(const std::vector<std::vector<float>>& weights) {
   require_compiled("set_weights()");
   const std::vector<NodeId> nodes = weight_nodes();

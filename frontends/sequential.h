@@ -143,9 +143,11 @@ class Sequential {
   // Parameters and batch-norm statistics (Keras's get_weights), in variable order.
   std::vector<std::vector<float>> get_weights() const;
   void set_weights(const std::vector<std::vector<float>>& weights);
+  // get_weights() with each tensor's variable name and shape.
+  std::vector<ckpt::Tensor> get_named_weights() const;
 
   // Architecture (JSON), compile options, variables, optimizer slots, step and
-  // the callbacks' state. Data-parallel: rank 0 writes, the other ranks do nothing.
+  // the callbacks' state and tensors. Data-parallel: rank 0 writes, the other ranks do nothing.
   void save(const std::filesystem::path& path) const;
   // Loads a checkpoint of the same architecture; a load error names the first
   // layer or tensor that differs. Optimizer slots of another optimizer are
@@ -218,8 +220,10 @@ class Sequential {
   int64_t step_ = 0;
   double lr_ = 0;  // the current learning rate when no schedule drives it
   bool stop_requested_ = false;
-  // Callback states read from a checkpoint, handed to callbacks of the same key at fit().
+  // Callback states and tensors read from a checkpoint (or kept from the last
+  // fit), handed to callbacks of the same key at fit() and written by save().
   std::map<std::string, std::string> callback_states_;
+  std::map<std::string, std::vector<ckpt::Tensor>> callback_tensors_;
   std::vector<Callback*> active_callbacks_;  // during fit(): whose state save() writes
 };
 
