@@ -20,6 +20,9 @@ struct Counters {
   std::atomic<uint64_t> spilled_grids{0};        // dispatches with max_groups(0) groups along x and more along y or z
   std::atomic<uint64_t> texel_dispatches{0};     // dispatches reading through texel buffers
   std::atomic<uint64_t> texel_fallbacks{0};      // texel dispatches run as <shader>_ssbo (an input past max_texels())
+  // Dispatches recorded (what fusion saves: tests/test_vulkan_fusion.cpp). Counted
+  // in Pipelines::get, which the recorder calls once per dispatch it records.
+  std::atomic<uint64_t> dispatches{0};
 };
 
 Counters& counters();

@@ -20,6 +20,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <graphgrad/backends/fusion.h>
+
 #include "kernels.h"
 #include "memory.h"
 #include "variables.h"
@@ -38,6 +40,8 @@ class VulkanExecutable final : public Executable {
  private:
   struct Step {
     const Node* node;
+    // The op's entry, or a fused step's (fusion.h): a conv2d applying the relu
+    // that reads it, or that relu left with nothing to do.
     const KernelEntry* kernel;
   };
   // A step's command buffers: cmds[i] runs, then the host step host_after[i]
@@ -48,7 +52,7 @@ class VulkanExecutable final : public Executable {
     VkDescriptorPool pool = VK_NULL_HANDLE;
     std::vector<VkBufferView> views;  // the texel buffers' views (Recorder::dispatch_texels)
   };
-  void allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch);
+  void allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch, std::vector<StepFusion>& fusion);
   void upload_feeds(int64_t batch);
   void run_host_step(size_t k);
   void accumulate_profile();

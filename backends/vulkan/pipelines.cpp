@@ -2,6 +2,7 @@
 
 #include <graphgrad/backends/backend.h>
 
+#include "counters.h"
 #include "shaders_embedded.h"
 
 namespace gg::vk {
@@ -41,6 +42,7 @@ Pipelines::~Pipelines() {
 }
 
 VkPipeline Pipelines::get(std::string_view shader) {
+  ++counters().dispatches;  // once per recorded dispatch (CommandRecorder::record)
   if (auto it = pipelines_.find(shader); it != pipelines_.end()) return it->second;
   VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   if (const EmbeddedShader* s = find_shader(shader)) {
