@@ -1,6 +1,7 @@
 #version 450
-// y[i] += b[(i / inner) % channels]: a per-channel bias on [N, channels, inner]
-// (inner = OH*OW for conv2d, 1 for dense).
+// y[i] += b[(i / inner) % channels]: a per-channel bias on [N, channels, inner].
+// The gemm's epilogue adds conv2d's and dense's biases; this runs only after
+// an empty product (dense with 0 inputs: zeros, then the bias).
 layout(local_size_x = 256) in;
 
 layout(std430, set = 0, binding = 0) buffer BufY { float y[]; };

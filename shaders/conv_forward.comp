@@ -3,7 +3,8 @@
 // implementations such as lavapipe:
 //   y[n][o][oy][ox] = sum over (c, i, j) of w[o][c][i][j] * x[n][c][oy*s - pt + i][ox*s - pl + j]
 //                     (+ b[o]), x read as 0 outside the image,
-// summed in (c, i, j) order from 0, the order of the im2col gemm, then + b.
+// summed in (c, i, j) order from 0, the order of the im2col gemm, then + b,
+// then, with p.relu, the relu op's where(y < 0, 0, y) (a relu fused into the conv).
 // Each invocation computes OB output channels x PB consecutive output pixels
 // (flattened over images); a workgroup shares its channel block (y), so its
 // weights are uniform: OB/4 vec4 fetches per tap from the re-laid wt[r][o]
@@ -75,6 +76,7 @@ void main() {
       if (o0 + o >= p.oc) break;
       float v = acc[o][q];
       if (p.bias != 0) v += bias[o0 + o];
+      if (p.relu != 0) v = v < 0.0 ? 0.0 : v;
       y[(img * p.oc + o0 + o) * pixels + pix] = v;
     }
   }

@@ -14,7 +14,8 @@
 // than a texel fetch (measured: 25% of the direct conv's time). Row blocks, column blocks and the
 // batch loop over their group axes (y, x, z) with a uniform stride, so the
 // host may cap the group counts at the device limits; edges are clamped on
-// load and masked on store. Sums run over k in order from 0.
+// load and masked on store. Sums run over k in order from 0. The epilogue
+// (GemmPush in backends/vulkan/gemm.h) may add a bias and apply a relu.
 layout(local_size_x = 16) in;
 
 #if B_VEC4
@@ -24,11 +25,12 @@ const uint MB = 8, NB = 4;
 #endif
 
 layout(std430, set = 0, binding = 0) buffer BufC { float C[]; };
-TEXEL_INPUT(0, A, 1)
+layout(std430, set = 0, binding = 1) readonly buffer BufBias { float bias[]; };  // p.bias: per row or column
+TEXEL_INPUT(0, A, 2)
 #if B_VEC4
-TEXEL_INPUT4(1, B4, 2)
+TEXEL_INPUT4(1, B4, 3)
 #else
-TEXEL_INPUT(1, B, 2)
+TEXEL_INPUT(1, B, 3)
 #endif
 
 layout(push_constant) uniform Push {
@@ -42,6 +44,8 @@ layout(push_constant) uniform Push {
   // A's at off_a + (b / inner) * outer_a + (b % inner) * stride_a, likewise B's;
   // C stays packed. inner 0: one level.
   uint inner, outer_a, outer_b;
+  uint bias;  // the epilogue: 0 none, 1 C[m][n] += bias[m], 2 C[m][n] += bias[n] (GemmBias)
+  uint relu;  // then the relu op's where(v < 0, 0, v)
 } p;
 
 // lavapipe ends any loop after 65,535 iterations: k runs in chunks.
@@ -96,6 +100,8 @@ void main() {
             const uint at = c0 + (m0 + i) * p.N + n0 + j;
             float v = p.alpha * acc[i][j];
             if (p.beta != 0.0) v += p.beta * C[at];
+            if (p.bias != 0) v += bias[p.bias == 1 ? m0 + i : n0 + j];
+            if (p.relu != 0) v = v < 0.0 ? 0.0 : v;
             C[at] = v;
           }
       }

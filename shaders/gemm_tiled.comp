@@ -14,7 +14,8 @@
 // K is walked in slices of BK = TS staged in shared memory; out-of-range
 // elements load as 0, so any M, N, K (odd, 1, 0) is handled.
 // Tiles and batches are walked with grid-stride loops, so the host may cap
-// the group counts at the device limits.
+// the group counts at the device limits. The epilogue (GemmPush in
+// backends/vulkan/gemm.h) may add a bias and apply a relu.
 
 // The tile edge in threads; the runtime may specialize it (constant_id 0).
 layout(constant_id = 0) const uint TS = 16;
@@ -28,6 +29,7 @@ const uint LD = BM + 1;     // shared row pitch, padded against bank conflicts
 layout(std430, set = 0, binding = 0) readonly buffer BufA { float A[]; };
 layout(std430, set = 0, binding = 1) readonly buffer BufB { float B[]; };
 layout(std430, set = 0, binding = 2) buffer BufC { float C[]; };
+layout(std430, set = 0, binding = 3) readonly buffer BufBias { float bias[]; };  // p.bias: per row or column
 
 layout(push_constant) uniform Push {
   uint M, N, K;
@@ -40,6 +42,8 @@ layout(push_constant) uniform Push {
   // A's at off_a + (b / inner) * outer_a + (b % inner) * stride_a, likewise B's;
   // C stays packed. inner 0: one level.
   uint inner, outer_a, outer_b;
+  uint bias;  // the epilogue: 0 none, 1 C[m][n] += bias[m], 2 C[m][n] += bias[n] (GemmBias)
+  uint relu;  // then the relu op's where(v < 0, 0, v)
 } p;
 
 shared float As[BK * LD];  // As[k * LD + m]
@@ -103,6 +107,8 @@ void main() {
         const uint at = c0 + gm * p.N + gn;
         float v = p.alpha * acc[i][j];
         if (p.beta != 0.0) v += p.beta * C[at];
+        if (p.bias != 0) v += bias[p.bias == 1 ? gm : gn];
+        if (p.relu != 0) v = v < 0.0 ? 0.0 : v;
         C[at] = v;
       }
     }

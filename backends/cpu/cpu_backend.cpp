@@ -15,6 +15,7 @@
 #include <graphgrad/backends/executable_util.h>
 #include <graphgrad/backends/kernel_registry.h>
 #include <graphgrad/backends/feeds.h>
+#include <graphgrad/backends/fusion.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
 #include <graphgrad/ops/op_table.h>
@@ -87,7 +88,6 @@ class CpuExecutable final : public Executable {
   std::vector<const Feed*> bound_;  // per placeholder, during run()
   std::vector<Step> steps_;
   void bind_slots();
-  void fuse_conv_relu(const std::vector<bool>& own);
 
   std::vector<void*> slot_;  // per node id: where its value lives during a run
   // Computed values live in the backend's workspace (shared by its executables)
@@ -221,7 +221,17 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
       g_, order, targets_, [&](const Node& n) { return own[static_cast<size_t>(n.id)] ? 0 : bytes(n); }, alias_of, 64,
       [&](const Node& n) { return computed(n) && find_kernel(n.op->id())->in_place; });
   offset_ = plan.offset;
-  fuse_conv_relu(own);
+  // conv2d -> relu, the relu its only reader (fusion.h): the conv applies the
+  // relu as it writes; the relu step is dropped where the planner let it write
+  // over the conv's output (relu is in-place), else it runs as a copy.
+  std::vector<const Node*> nodes;
+  for (const Step& s : steps_) nodes.push_back(s.node);
+  std::vector<StepFusion> fusion = fuse_conv_relu(g_, nodes, own);
+  skip_fused_relus(g_, fusion, offset_);
+  for (Step& s : steps_) {
+    s.relu_epilogue = fusion[static_cast<size_t>(s.node->id)].relu_epilogue;
+    s.skip = fusion[static_cast<size_t>(s.node->id)].skip;
+  }
   own_offset_.assign(static_cast<size_t>(g_.size()), -1);
   int64_t own_bytes = 0;
   for (NodeId id : order)
@@ -232,31 +242,6 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
   own_ = AlignedBuffer(static_cast<size_t>(own_bytes / 4));
   backend.reserve_workspace(static_cast<size_t>(plan.total_bytes / 4), scratch);
   if (profiling_requested()) profile_ms_.assign(steps_.size(), 0.0);
-}
-
-// conv2d followed by a relu that is the only reader of its output (conv2d ->
-// activation in every Keras-style net): the conv applies the relu as it
-// writes, saving a pass over the activation. The conv's own output is then
-// never seen, so it must not be a target. When the planner let the relu write
-// over the conv's output (it is in-place), the relu step is skipped; else it
-// still runs, a copy (relu of relu'd values changes nothing).
-void CpuExecutable::fuse_conv_relu(const std::vector<bool>& own) {
-  std::vector<int> readers(static_cast<size_t>(g_.size()), 0);
-  std::vector<size_t> step_of(static_cast<size_t>(g_.size()), steps_.size());
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    step_of[static_cast<size_t>(steps_[k].node->id)] = k;
-    for (NodeId in : steps_[k].node->inputs) ++readers[static_cast<size_t>(in)];
-  }
-  for (Step& relu : steps_) {
-    if (relu.node->op->id() != ops::id::relu) continue;
-    const auto conv = static_cast<size_t>(relu.node->inputs[0]);
-    if (step_of[conv] == steps_.size() || readers[conv] != 1 || own[conv]) continue;
-    Step& producer = steps_[step_of[conv]];
-    if (producer.node->op->id() != ops::id::conv2d) continue;
-    producer.relu_epilogue = true;
-    const auto r = static_cast<size_t>(relu.node->id);
-    relu.skip = !own[r] && offset_[r] == offset_[conv];
-  }
 }
 
 void CpuExecutable::bind_slots() {

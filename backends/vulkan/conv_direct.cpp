@@ -12,9 +12,9 @@ namespace {
 struct DirectPush {
   uint32_t n, c, h, w, oc, kh, kw, oh, ow;
   int32_t stride, pad_top, pad_left;
-  uint32_t bias, off, inside;
+  uint32_t bias, off, inside, relu;
 };
-static_assert(sizeof(DirectPush) == 60);
+static_assert(sizeof(DirectPush) == 64);
 
 // Per invocation and per group, as in the shaders.
 constexpr int64_t kChannelBlock = 16;  // OB of conv_forward, CB of conv_input_grad
@@ -29,7 +29,8 @@ DirectPush push_of(const ops::ConvGeometry& g, int64_t images) {
                     .pad_left = int32_t(g.pad_left), .bias = 0, .off = 0,
                     // no padding on any side (the bottom and right included): the shaders drop their bounds tests
                     .inside = g.pad_top == 0 && g.pad_left == 0 && (g.oh - 1) * g.stride + g.kh <= g.h &&
-                              (g.ow - 1) * g.stride + g.kw <= g.w};
+                              (g.ow - 1) * g.stride + g.kw <= g.w,
+                    .relu = 0};
 }
 
 int64_t blocks(int64_t n, int64_t per) { return (n + per - 1) / per; }
@@ -78,6 +79,7 @@ bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g) {
 void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images) {
   DirectPush p = push_of(g, images);
   p.bias = a.node->inputs.size() == 3;
+  p.relu = a.relu_epilogue;
   uint32_t gx = 0, gz = 0;
   grid_xz(*a.rec, blocks(images * g.out_pixels(), kPixelsPerGroup), gx, gz);
   const Slice bias = p.bias ? a.in[2] : a.in[1];  // unread without a bias

@@ -17,7 +17,7 @@ bool conv_direct(const KernelArgs& a, const ops::ConvGeometry& g);
 // Scratch bytes the forward and input-gradient shaders need (re-laid weights).
 int64_t conv_direct_scratch(const ops::ConvGeometry& g);
 
-// y = conv(x, w) (+ b); inputs x, w[, b].
+// y = conv(x, w) (+ b), through relu when a.relu_epilogue; inputs x, w[, b].
 void conv_direct_forward(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images);
 // dx; inputs dy, w.
 void conv_direct_input_grad(const KernelArgs& a, const ops::ConvGeometry& g, int64_t images);

@@ -5,6 +5,7 @@
 
 #include <graphgrad/backends/executable_util.h>
 #include <graphgrad/backends/feeds.h>
+#include <graphgrad/backends/fusion.h>
 #include <graphgrad/backends/memory_plan.h>
 #include <graphgrad/graph/op.h>
 
@@ -37,7 +38,26 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
     if (k->scratch) scratch = std::max<VkDeviceSize>(scratch, k->scratch(g_, n, max_batch));
     steps_.push_back({&n, k});
   }
-  allocate(order, feeds, scratch);
+  // The values seen outside the run: the targets, through aliases, down to the value they are.
+  std::vector<bool> observed(static_cast<size_t>(g_.size()), false);
+  auto aliased = [&](NodeId id) {  // the input a reshape-like node's value is, else kNoNode
+    const Node& n = g_.node(id);
+    const KernelEntry* k = n.op->role() == OpRole::compute ? find_kernel(n.op->id()) : nullptr;
+    return k && !k->record && !k->host ? n.inputs[0] : kNoNode;
+  };
+  for (NodeId t : targets_) {
+    NodeId r = t;
+    while (aliased(r) != kNoNode) r = aliased(r);
+    observed[static_cast<size_t>(r)] = true;
+  }
+  std::vector<const Node*> nodes;
+  for (const Step& s : steps_) nodes.push_back(s.node);
+  std::vector<StepFusion> fusion = fuse_conv_relu(g_, nodes, observed);
+  allocate(order, feeds, scratch, fusion);
+  for (Step& s : steps_) {
+    s.relu_epilogue = fusion[static_cast<size_t>(s.node->id)].relu_epilogue;
+    s.skip = fusion[static_cast<size_t>(s.node->id)].skip;
+  }
   VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
   check(vkCreateFence(ctx_.device(), &fi, nullptr, &fence_), "vkCreateFence");
   if (profiling_requested() && ctx_.limits().timestampComputeAndGraphics) {
@@ -49,8 +69,10 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
   }
 }
 
-// The buffers, and every node's slot in them.
-void VulkanExecutable::allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch) {
+// The buffers, and every node's slot in them; marks the fused relus the plan
+// put on their conv's bytes.
+void VulkanExecutable::allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch,
+                                std::vector<StepFusion>& fusion) {
   auto is_host = [&](const Node& n) { return n.op->role() == OpRole::compute && find_kernel(n.op->id())->host; };
   auto is_alias = [&](const Node& n) {
     return n.op->role() == OpRole::compute && !find_kernel(n.op->id())->record && !is_host(n);
@@ -85,7 +107,10 @@ void VulkanExecutable::allocate(const std::vector<NodeId>& order, VkDeviceSize f
       [&](const Node& n) -> int64_t {
         return n.op->role() == OpRole::compute && !is_alias(n) && !is_host(n) ? int64_t(value_bytes(n, max_batch_)) : 0;
       },
-      [&](const Node& n) { return is_alias(n) ? n.inputs[0] : kNoNode; }, static_cast<int64_t>(kSliceAlign));
+      [&](const Node& n) { return is_alias(n) ? n.inputs[0] : kNoNode; }, static_cast<int64_t>(kSliceAlign),
+      // A fused relu may take its conv's bytes: it then need not run at all.
+      [&](const Node& n) { return fusion[static_cast<size_t>(n.id)].fused_relu; });
+  skip_fused_relus(g_, fusion, plan.offset);
 
   arena_ = Buffer(ctx_, static_cast<VkDeviceSize>(plan.total_bytes), Buffer::Where::device, "activation arena");
   scratch_ = Buffer(ctx_, scratch, Buffer::Where::device, "kernel scratch");

@@ -20,6 +20,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include <graphgrad/backends/fusion.h>
+
 #include "kernels.h"
 #include "memory.h"
 #include "variables.h"
@@ -39,6 +41,8 @@ class VulkanExecutable final : public Executable {
   struct Step {
     const Node* node;
     const KernelEntry* kernel;
+    bool relu_epilogue = false;  // a conv2d that applies the relu reading it (fusion.h)
+    bool skip = false;           // that relu, on the conv's bytes: nothing to record
   };
   // A step's command buffers: cmds[i] runs, then the host step host_after[i]
   // (one fewer than cmds: the last buffer ends the step).
@@ -48,7 +52,7 @@ class VulkanExecutable final : public Executable {
     VkDescriptorPool pool = VK_NULL_HANDLE;
     std::vector<VkBufferView> views;  // the texel buffers' views (Recorder::dispatch_texels)
   };
-  void allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch);
+  void allocate(const std::vector<NodeId>& order, VkDeviceSize feeds, VkDeviceSize scratch, std::vector<StepFusion>& fusion);
   void upload_feeds(int64_t batch);
   void run_host_step(size_t k);
   void accumulate_profile();

@@ -117,11 +117,12 @@ void VulkanExecutable::record(Recorded& r, int64_t batch) {
         if (q) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, q, index);
       }
     } stamp{cmd, queries_, static_cast<uint32_t>(k + 1)};
-    if (!steps_[k].kernel->record) {
+    if (!steps_[k].kernel->record || steps_[k].skip) {  // an alias, or a relu its conv applied on the same bytes
       slot[static_cast<size_t>(n.id)] = slot[static_cast<size_t>(n.inputs[0])];
       continue;
     }
     a.node = &n;
+    a.relu_epilogue = steps_[k].relu_epilogue;
     for (size_t i = 0; i < n.inputs.size(); ++i) a.in[i] = slot[static_cast<size_t>(n.inputs[i])];
     a.out = slot[static_cast<size_t>(n.id)];
     a.status = {status_.handle(), aligned(4) * k, 4};

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <stdexcept>
 #include <cstdlib>
 #include <string_view>
 #include <string>
@@ -27,11 +28,15 @@ bool gemm_tiled(const Recorder& r) {
   return r.gpu();
 }
 
-void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p) {
+void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Slice& sc, const GemmPush& p,
+                 const Slice& bias) {
   const Recorder& r = *a.rec;
+  if (p.bias != GemmBias::none && bias.buffer == VK_NULL_HANDLE)
+    throw std::logic_error("record_gemm: " + a.graph->describe(a.node->id) + ": a bias epilogue without a bias buffer");
+  const Slice b = p.bias != GemmBias::none ? bias : sc;  // bound either way; unread without a bias
   if (gemm_tiled(r)) {
     // gemm_tiled.comp: one 16x16 group per 64x64 tile of C (x: columns, y: rows, z: batch).
-    a.rec->dispatch("gemm_tiled", {sa, sb, sc}, p, capped((int64_t(p.n) + 63) / 64, r.max_groups(0)),
+    a.rec->dispatch("gemm_tiled", {sa, sb, sc, b}, p, capped((int64_t(p.n) + 63) / 64, r.max_groups(0)),
                     capped((int64_t(p.m) + 63) / 64, r.max_groups(1)), capped(p.batch, r.max_groups(2)));
     return;
   }
@@ -41,7 +46,7 @@ void record_gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, const Sl
   // gemm_v4.comp where B's rows are whole, aligned vec4s (one vec4 fetch for a block's 4 columns).
   const bool v4 = !p.trans_b && p.n % 4 == 0 && p.off_b % 4 == 0 && p.stride_b % 4 == 0 && p.outer_b % 4 == 0 && sb.bytes % 16 == 0;
   const int64_t cols_per_group = v4 ? 16 * 8 : 16 * 4;
-  a.rec->dispatch_texels(v4 ? "gemm_v4" : "gemm", {sc}, {sa, sb}, p,
+  a.rec->dispatch_texels(v4 ? "gemm_v4" : "gemm", {sc, b}, {sa, sb}, p,
                          capped((int64_t(p.n) + cols_per_group - 1) / cols_per_group, r.max_groups(0)),
                          capped((int64_t(p.m) + 7) / 8, r.max_groups(1)), capped(p.batch, r.max_groups(2)), v4 ? 2u : 0u);
 }

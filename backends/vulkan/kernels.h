@@ -87,6 +87,9 @@ struct KernelArgs : NodeView {
   Slice scratch;         // scratch(...) bytes, for intermediate buffers (im2col columns, partial sums)
   Slice status;          // 4 bytes, zeroed before each run: a kernel writes non-zero to report bad input
   Recorder* rec = nullptr;
+  // conv2d: apply relu to the output as it is written (backends/fusion.h: the
+  // relu that alone reads this conv then has nothing left to do).
+  bool relu_epilogue = false;
 };
 
 using KernelFn = void (*)(const KernelArgs&);

@@ -1,7 +1,8 @@
 // conv2d forward and backward on Vulkan, as im2col + gemm (the CPU backend's
 // formulation, so the two agree up to float rounding):
-//   conv2d:                 im2col(x) -> col; y_n = W col_n (gemm batched over
-//                           images, W shared); bias_add
+//   conv2d:                 im2col(x) -> col; y_n = W col_n + b (gemm batched over
+//                           images, W shared; the bias, and the relu of a fused
+//                           relu, in the gemm's epilogue)
 //   conv2d_backward_input:  dcol_n = W^T dy_n (gemm); col2im(dcol) -> dx (a gather)
 //   conv2d_backward_weight: im2col(x) -> col; P_n = dy_n col_n^T (gemm);
 //                           dW = sum_n P_n (reduce_batch)
@@ -47,11 +48,6 @@ struct ConvPush {
   uint32_t off;
 };
 static_assert(sizeof(ConvPush) == 48);
-// Mirrors shaders/bias_add.comp.
-struct BiasAddPush {
-  uint32_t count, inner, channels;
-};
-static_assert(sizeof(BiasAddPush) == 12);
 // Mirrors shaders/reduce_batch.comp.
 struct ReducePush {
   uint32_t len, batch, accumulate;
@@ -131,11 +127,14 @@ void conv2d_forward(const KernelArgs& a) {
     return;
   }
   ConvPush cp = conv_push(g);
+  const bool bias = a.node->inputs.size() == 3;
   for (int64_t n0 = 0; n0 < images; n0 += chunk) {
     const int64_t cn = std::min(chunk, images - n0);
-    // y_n [OC,P] = W [OC,R] col_n [R,P], images n0 .. n0+cn of y
-    GemmPush gp{uint32_t(g.oc), uint32_t(px), uint32_t(r), 0, 0, uint32_t(cn), 0, 0, uint32_t(n0 * g.oc * px),
-                0, uint32_t(r * px), uint32_t(g.oc * px), 1.0f, 0.0f};
+    // y_n [OC,P] = W [OC,R] col_n [R,P] (+ b per row), images n0 .. n0+cn of y
+    GemmPush gp{.m = uint32_t(g.oc), .n = uint32_t(px), .k = uint32_t(r), .trans_a = 0, .trans_b = 0,
+                .batch = uint32_t(cn), .off_a = 0, .off_b = 0, .off_c = uint32_t(n0 * g.oc * px), .stride_a = 0,
+                .stride_b = uint32_t(r * px), .stride_c = uint32_t(g.oc * px), .alpha = 1.0f, .beta = 0.0f,
+                .bias = bias ? GemmBias::rows : GemmBias::none, .relu = a.relu_epilogue};
     Slice cols = a.in[0];
     if (dir) {
       gp.off_b = uint32_t(n0 * x_img), gp.stride_b = uint32_t(x_img);
@@ -144,11 +143,7 @@ void conv2d_forward(const KernelArgs& a) {
       cp.count = uint32_t(cn * r * px), cp.off = uint32_t(n0 * x_img);
       a.rec->dispatch("im2col", {a.in[0], cols}, cp, groups_for(cp.count, 256, *a.rec));
     }
-    record_gemm(a, a.in[1], cols, a.out, gp);
-  }
-  if (a.node->inputs.size() == 3) {
-    const BiasAddPush bp{uint32_t(images * g.oc * px), uint32_t(px), uint32_t(g.oc)};
-    a.rec->dispatch("bias_add", {a.out, a.in[2]}, bp, groups_for(bp.count, 256, *a.rec));
+    record_gemm(a, a.in[1], cols, a.out, gp, bias ? a.in[2] : Slice{});
   }
 }
 

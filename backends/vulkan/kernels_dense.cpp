@@ -1,6 +1,6 @@
 // dense and matmul: one gemm.comp dispatch each (a batched matmul: one per
-// batch level beyond the two a dispatch walks), plus bias_add.comp for a
-// dense bias. On CPU devices a 2-D matmul with a transposed B first copies B
+// batch level beyond the two a dispatch walks); a dense bias is added in the
+// gemm's epilogue (bias_add.comp only after an empty product's zero fill). On CPU devices a 2-D matmul with a transposed B first copies B
 // transposed into the scratch (transpose2d.comp), so that the blocked gemm
 // reads it as aligned vec4s (gemm_v4.comp) instead of gathering columns.
 #include <algorithm>
@@ -31,10 +31,13 @@ static_assert(sizeof(BiasAddPush) == 12);
 
 
 
-// C[m,n] = op(A) op(B) for one packed matrix each.
-void gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
-  const GemmPush p{u32(a, m), u32(a, n), u32(a, k), ta, tb, 1, 0, 0, 0, 0, 0, 0, 1.0f, 0.0f};
-  record_gemm(a, sa, sb, a.out, p);
+// C[m,n] = op(A) op(B) (+ bias[n]) for one packed matrix each.
+void gemm(const KernelArgs& a, const Slice& sa, const Slice& sb, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+          const Slice* bias = nullptr) {
+  const GemmPush p{.m = u32(a, m), .n = u32(a, n), .k = u32(a, k), .trans_a = ta, .trans_b = tb, .batch = 1, .off_a = 0,
+                   .off_b = 0, .off_c = 0, .stride_a = 0, .stride_b = 0, .stride_c = 0, .alpha = 1.0f, .beta = 0.0f,
+                   .bias = bias ? GemmBias::cols : GemmBias::none};
+  record_gemm(a, sa, sb, a.out, p, bias ? *bias : Slice{});
 }
 
 // inputs: x [N,in], w [in,out], b [out] (optional)
@@ -44,11 +47,14 @@ void dense(const KernelArgs& a) {
   u32(a, a.in_numel(1));
   const uint32_t total = u32(a, a.out_numel());
   if (total == 0) return;
-  if (in == 0)  // an empty product: x and w have no elements to bind
-    a.rec->fill(a.out, 0);
-  else
-    gemm(a, a.in[0], a.in[1], false, false, n, out, in);
-  if (a.node->inputs.size() == 3) {
+  const bool bias = a.node->inputs.size() == 3;
+  if (in > 0) {
+    gemm(a, a.in[0], a.in[1], false, false, n, out, in, bias ? &a.in[2] : nullptr);
+    return;
+  }
+  // An empty product (x and w have no elements to bind): the bias alone.
+  a.rec->fill(a.out, 0);
+  if (bias) {
     const BiasAddPush p{total, 1, static_cast<uint32_t>(out)};
     a.rec->dispatch("bias_add", {a.out, a.in[2]}, p, groups_for(total, 256, *a.rec));
   }
