@@ -5,12 +5,15 @@
 // A callback's tensors (EarlyStopping's best weights) sit in the same tensor
 // table, under "callbacks/<key>/<name>", listed by key and name in the JSON's
 // training.callback_tensors; format-2 files written before they existed
-// simply have none.
+// simply have none. Data-parallel, rank 0 reads the file and every rank loads
+// its bytes, so every rank restores the same training state.
 #include <algorithm>
 #include <exception>
 #include <iostream>
 #include <map>
+#include <ostream>
 #include <set>
+#include <span>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -121,27 +124,43 @@ void Sequential::save(const std::filesystem::path& path) const {
 
 void Sequential::load(const std::filesystem::path& path, const LoadOptions& options) {
   require_compiled("load()");
-  if (comm_->size() == 1) return load_here(path, options);
-  // Rank 0 reads; the others learn whether it could, then receive what it read.
+  const std::string p = path.string();
+  if (comm_->size() == 1) return load_checkpoint(ckpt::load(path), p, options);
+  // Rank 0 reads the file and sends every rank its bytes (their length first,
+  // or an error's text), and every rank loads them: whatever load restores
+  // (variables, optimizer slots, step, learning rate, the callbacks' states
+  // and tensors) is then the same on every rank by construction, so the
+  // ranks take the same early-stopping and learning-rate decisions.
   std::exception_ptr failed;
-  std::string why;
+  std::string bytes;
+  int64_t header[2] = {0, 0};  // {1: rank 0 could not read it, length of bytes or of the error's text}
   if (comm_->rank() == 0) try {
-      load_here(path, options);
+      bytes = ckpt::serialize(ckpt::load(path), p);
     } catch (const std::exception& e) {
-      failed = std::current_exception(), why = *e.what() ? e.what() : "unknown error";
+      failed = std::current_exception(), bytes = *e.what() ? e.what() : "unknown error", header[0] = 1;
     }
-  int64_t length = static_cast<int64_t>(why.size());
-  comm_->broadcast(std::as_writable_bytes(std::span<int64_t>(&length, 1)), 0);
-  why.resize(static_cast<size_t>(length));
-  comm_->broadcast(std::as_writable_bytes(std::span<char>(why.data(), why.size())), 0);
+  header[1] = static_cast<int64_t>(bytes.size());
+  comm_->broadcast(std::as_writable_bytes(std::span<int64_t>(header, 2)), 0);
+  bytes.resize(static_cast<size_t>(header[1]));
+  comm_->broadcast(std::as_writable_bytes(std::span<char>(bytes.data(), bytes.size())), 0);
   if (failed) std::rethrow_exception(failed);
-  if (length) throw ckpt::CheckpointError("rank 0 could not load the checkpoint: " + why);
-  broadcast_variables();
+  if (header[0]) throw ckpt::CheckpointError("rank 0 could not load the checkpoint: " + bytes);
+  // Every rank checks the same bytes against the same model, so all of them
+  // fail or none; the count makes sure, so that no rank goes on alone.
+  std::ostream discard(nullptr);
+  double failures = 0;
+  try {
+    load_checkpoint(ckpt::parse(bytes, p), p, {.weights_only = options.weights_only, .log = comm_->rank() == 0 ? options.log : &discard});
+  } catch (const std::exception&) {
+    failed = std::current_exception(), failures = 1;
+  }
+  comm_->allreduce_sum(std::span<double>(&failures, 1));
+  if (failed) std::rethrow_exception(failed);
+  if (failures > 0) throw ckpt::CheckpointError(p + ": loaded here, but not on another rank: do all ranks build the same model?");
+  broadcast_variables();  // rank 0's, where the file left any unset (weights_only, another optimizer's slots)
 }
 
-void Sequential::load_here(const std::filesystem::path& path, const LoadOptions& options) {
-  const ckpt::Checkpoint c = ckpt::load(path);
-  const std::string p = path.string();
+void Sequential::load_checkpoint(const ckpt::Checkpoint& c, const std::string& p, const LoadOptions& options) {
   const std::string archs = "\n  checkpoint: " + c.architecture + "\n  this model: " + architecture();
   std::set<std::string> their_slots;
   std::string their_optimizer = "another optimizer";

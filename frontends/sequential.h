@@ -152,7 +152,9 @@ class Sequential {
   // Loads a checkpoint of the same architecture; a load error names the first
   // layer or tensor that differs. Optimizer slots of another optimizer are
   // skipped (fresh state, with a line saying so). Data-parallel: rank 0 reads
-  // the file and broadcasts it; every rank throws if it fails.
+  // the file and broadcasts its bytes, every rank loads them (so the callbacks'
+  // states and tensors, step and learning rate agree), and every rank throws
+  // if it fails.
   void load(const std::filesystem::path& path, const LoadOptions& options = {});
 
   std::string summary() const;       // a Keras-like table
@@ -181,7 +183,8 @@ class Sequential {
   void check_numerics(const Executable& exe, int64_t step, int epoch) const;
   void require_compiled(const char* what) const;
   void check_data(const Dataset& d, const char* what, bool needs_targets) const;
-  void load_here(const std::filesystem::path& path, const LoadOptions& options);
+  // load()'s work on a checkpoint in memory; `p` names its file in errors.
+  void load_checkpoint(const ckpt::Checkpoint& c, const std::string& p, const LoadOptions& options);
   void broadcast_variables();
   void sync_layer_states();  // data-parallel: every rank takes the mean of the batch norm statistics
   void build_loss(const CompileOptions& options);

@@ -59,6 +59,32 @@ expect "predict past data"    nonzero "--index 10000"              -- "$mnist" p
 # Training control from the command line: optimizer, a schedule's rate at the epoch's last step, augmentation, early stopping.
 expect "sgd with step decay"   0       '"learning_rate":0.005,'       -- "$mnist" train --data "$data" --optimizer sgd --lr 0.01 --lr-schedule step:every=4,factor=0.5 --epochs 1 --train-limit 512 --batch 64 --test-limit 100 --json
 expect "augment, early stop"   0       '"test_accuracy"'              -- "$mnist" train --data "$data" --model mlp --augment default --early-stopping 1 --lr-schedule plateau:patience=1 --epochs 2 --train-limit 256 --batch 64 --test-limit 100 --json
+# --early-stopping keeps the best epoch's weights: the checkpoint written at the end and the summary's
+# test accuracy are the best epoch's (this run stops after epoch 5, best epoch 3), not the last one's. The
+# checkpoint holds the best weights twice: as the model's variables and as EarlyStopping's own tensors.
+es_run=(train --data "$data" --model mlp --optimizer sgd --lr 0.3 --early-stopping 2 --train-limit 512 --batch 64 --test-limit 500 --threads 2)
+expect "early stop saves"     0       '"test_accuracy"'              -- "$mnist" "${es_run[@]}" --epochs 10 --json --save "$tmp/es.ckpt"
+cp "$tmp/last.out" "$tmp/es.out"
+es_best=$(python3 - "$tests/../scripts" "$tmp/es.ckpt" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import ckpt_compare
+_, doc, tensors = ckpt_compare.read(sys.argv[2])
+names = doc["training"]["callback_tensors"]["early_stopping"]
+differ = [n for n in names if tensors[n][1] != tensors["callbacks/early_stopping/" + n][1]]
+print(doc["training"]["callbacks"]["early_stopping"]["best_epoch"] if names and not differ else f"weights differ: {differ}")
+PY
+)
+es_best_acc=$(grep -o "^{\"epoch\":$es_best,.*" "$tmp/es.out" | grep -o '"test_accuracy":[0-9.e-]*' | cut -d: -f2)
+es_final_acc=$(tail -1 "$tmp/es.out" | grep -o '"test_accuracy":[0-9.e-]*' | cut -d: -f2)
+if [[ "$es_best" =~ ^[0-9]+$ ]] && ! grep -q "^{\"epoch\":10," "$tmp/es.out" && grep -q "^{\"epoch\":$((es_best + 1))," "$tmp/es.out" &&
+   [ -n "$es_best_acc" ] && [ "$es_final_acc" = "$es_best_acc" ]; then
+  echo "ok   early stop: the final checkpoint and summary are the best epoch's ($es_best, test accuracy $es_best_acc)"; passed=$((passed + 1))
+else
+  echo "FAIL early stop: best epoch '$es_best' (test accuracy '$es_best_acc'), final summary's test accuracy '$es_final_acc'"
+  cat "$tmp/es.out"; failed=$((failed + 1))
+fi
+expect "early stop evaluates" 0       "\"test_accuracy\":$es_best_acc," -- "$mnist" evaluate --data "$data" --test-limit 500 --load "$tmp/es.ckpt" --json
 expect "bad lr schedule"       nonzero "lr-schedule 'cosine:decay_steps=5,bogus=1': unknown option 'bogus'" -- "$mnist" train --data "$data" --lr-schedule cosine:decay_steps=5,bogus=1 --epochs 1
 expect "bad augment"           nonzero "--augment: unknown option 'tilt'" -- "$mnist" train --data "$data" --augment tilt=3 --epochs 1
 expect "unknown model"         nonzero "--model: tiny not in"         -- "$mnist" train --data "$data" --model tiny --epochs 1

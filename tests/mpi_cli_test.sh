@@ -11,12 +11,13 @@ trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
 ok() { echo "ok   $1"; passed=$((passed + 1)); }
 bad() { echo "FAIL $1"; [ -f "$tmp/last.out" ] && head -30 "$tmp/last.out"; failed=$((failed + 1)); }
-# run NAME COMMAND...: runs it with a 5-minute cap (a hang is a failure), output in $tmp/last.out, status in $status.
+# run NAME COMMAND...: runs it with a 5-minute cap ($limit seconds where set; a hang is a failure), output in
+# $tmp/last.out, status in $status.
 run() {
-  local name=$1; shift
-  timeout 300 "$@" > "$tmp/last.out" 2>&1
+  local name=$1 cap=${limit:-300}; shift
+  timeout "$cap" "$@" > "$tmp/last.out" 2>&1
   status=$?
-  [ $status -eq 124 ] && bad "$name: hung (killed after 300 s)"
+  [ $status -eq 124 ] && bad "$name: hung (killed after $cap s)"
   # In a sanitized build a report fails the run even where the command was meant to fail.
   if grep -qE "ERROR: [A-Za-z]+Sanitizer|runtime error:" "$tmp/last.out"; then bad "$name: a sanitizer report"; fi
 }
@@ -107,6 +108,40 @@ if [ $status -ne 0 ] && [ $status -ne 137 ] && [ "$stopped" -le 1 ]; then
 else bad "SIGINT to mpirun: exit $status, $stopped stop messages"; fi
 run "evaluate after the interrupt" "$mnist" evaluate --data "$data" --load "$tmp/int.ckpt" --json
 if [ $status -eq 0 ] && grep -q test_accuracy "$tmp/last.out"; then ok "the interrupted job's checkpoint evaluates"; else bad "checkpoint after SIGINT (exit $status)"; fi
+
+# 7. Resume under 2 ranks with --early-stopping (restore_best_weights) and a plateau schedule: rank 0
+# reads the checkpoint and every rank restores the callbacks' states and best weights from it, so the
+# ranks stop at the same epoch and lower the learning rate together, and the resumed run ends bit for
+# bit where the uninterrupted one ends. A rank that started the callbacks afresh would stop at another
+# epoch than the other (a hang in the next all-reduce) or train at another learning rate.
+# (This run: the plateau halves the rate after epochs 4, 6 and 7, training stops after epoch 7 and keeps
+# epoch 5's weights; the resume point is epoch 3, whose own weights are the best so far, so the
+# checkpoint written at its end is the resume point.)
+es=(train --data "$data" --model mlp --optimizer sgd --lr 0.3 --early-stopping 2 --lr-schedule plateau:patience=1
+    --train-limit 512 --batch 64 --test-limit 500 --threads 1)
+compare=$(dirname "$0")/../scripts/ckpt_compare.py
+run "early stop, uninterrupted" "${np[@]}" 2 "$mnist" "${es[@]}" --epochs 8 --save "$tmp/es_full.ckpt"
+cp "$tmp/last.out" "$tmp/es_full.out"
+run "early stop, first 3 epochs" "${np[@]}" 2 "$mnist" "${es[@]}" --epochs 3 --save "$tmp/es_part.ckpt"
+limit=60 run "early stop, resumed" "${np[@]}" 2 "$mnist" "${es[@]}" --epochs 8 --resume "$tmp/es_part.ckpt" --save "$tmp/es_resumed.ckpt"
+final() { grep -E "^(loss|accuracy): " "$1"; }  # the final evaluation: each rank its half of the test set
+if [ $status -eq 0 ] && grep -q "^Epoch 7/8" "$tmp/es_full.out" && ! grep -q "^Epoch 8/8" "$tmp/es_full.out" &&
+   grep -q "^Epoch 4/5" "$tmp/last.out" && ! grep -q "^Epoch 5/5" "$tmp/last.out" &&
+   [ -n "$(final "$tmp/last.out")" ] && [ "$(final "$tmp/last.out")" = "$(final "$tmp/es_full.out")" ] &&
+   python3 "$compare" compare "$tmp/es_full.ckpt" "$tmp/es_resumed.ckpt" > "$tmp/compare.out" 2>&1; then
+  ok "2 ranks resume early stopping and a plateau schedule: stopped after epoch 7 as uninterrupted, same final evaluation, $(cat "$tmp/compare.out")"
+else
+  [ $status -ne 124 ] && cat "$tmp/compare.out" >> "$tmp/last.out" 2>/dev/null
+  bad "2-rank resume with callbacks (exit $status) differs from the uninterrupted run: $(final "$tmp/last.out" | tr '\n' ' ')vs $(final "$tmp/es_full.out" | tr '\n' ' ')"
+fi
+# A corrupt resume point: rank 0 cannot read it, and every rank fails with its error instead of waiting
+# (both ranks print it, their lines may interleave, and rank 0's abort may cut rank 1's off).
+cp "$tmp/es_part.ckpt" "$tmp/es_bad.ckpt"
+printf 'X' | dd of="$tmp/es_bad.ckpt" bs=1 seek=100 conv=notrunc 2> /dev/null
+limit=60 run "resume a corrupt checkpoint" "${np[@]}" 2 "$mnist" "${es[@]}" --epochs 8 --resume "$tmp/es_bad.ckpt"
+if [ $status -ne 0 ] && [ $status -ne 124 ] && grep -q "$tmp/es_bad.ckpt: checksum mismatch: the file is corrupt" "$tmp/last.out"; then
+  ok "a corrupt checkpoint to resume ends both ranks, naming it and the cause"
+else bad "resume of a corrupt checkpoint (exit $status)"; fi
 
 echo "mpi cli: $passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -202,9 +202,12 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   fo.verbose = c.json ? 0 : 1;
   fo.check_numerics = t.check_numerics;
   fo.augment = augmentation_of(t.augment);
-  if (t.early_stopping > 0)
-    fo.callbacks.push_back(std::make_shared<EarlyStopping>(
-        EarlyStopping::Options{.monitor = "val_loss", .patience = t.early_stopping, .restore_best_weights = true}));
+  std::shared_ptr<EarlyStopping> early_stopping;
+  if (t.early_stopping > 0) {
+    early_stopping = std::make_shared<EarlyStopping>(
+        EarlyStopping::Options{.monitor = "val_loss", .patience = t.early_stopping, .restore_best_weights = true});
+    fo.callbacks.push_back(early_stopping);
+  }
   if (t.lr_schedule.rfind("plateau", 0) == 0) {
     ReduceLROnPlateau::Options p{.monitor = "val_loss", .factor = 0.5, .patience = 2};
     const size_t colon = t.lr_schedule.find(':');
@@ -220,19 +223,21 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   }
   double train_s = 0;
   int64_t trained = 0;
-  double last_acc = 0;
+  int last_epoch = 0;         // the last epoch trained
   int saved_epoch = 0;        // the epoch of the last checkpoint written
   int64_t saved_steps = 0;    // and the steps of it done, when written mid-epoch (0: at its end)
   nlohmann::json curves = nlohmann::json::array();  // per epoch, for --plot
   fo.on_epoch_end = [&](const EpochStats& s) {
-    train_s += s.seconds, trained += s.images, last_acc = s.val_accuracy;
+    train_s += s.seconds, trained += s.images, last_epoch = s.epoch;
     curves.push_back({{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy}, {"epoch_s", s.seconds}});
     if (c.json && c.root())
       std::cout << nlohmann::ordered_json{{"epoch", s.epoch}, {"loss", s.loss}, {"test_accuracy", s.val_accuracy},
                                   {"learning_rate", s.learning_rate}, {"epoch_s", std::round(s.seconds * 100) / 100}}.dump()
                 << std::endl;
     const bool step_due = t.save_every_steps > 0 && model->step() % t.save_every_steps == 0;
-    if (!t.save.empty() && (s.epoch % t.save_every == 0 || s.epoch == t.epochs || step_due)) {
+    // The run's last epoch is saved after fit(), which may have put an earlier epoch's weights back.
+    const bool last = s.epoch == t.epochs || (early_stopping && early_stopping->stopped_epoch() == s.epoch);
+    if (!t.save.empty() && !last && (s.epoch % t.save_every == 0 || step_due)) {
       model->save(t.save);
       saved_epoch = s.epoch, saved_steps = 0;
     }
@@ -257,6 +262,12 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   comm.reset_stats();
   try {
     model->fit(train_set, fo);
+    // What fit() returns is what the run delivers: with --early-stopping, the
+    // best epoch's weights (its per-epoch checkpoints above stay resume points).
+    if (!t.save.empty() && trained) {
+      model->save(t.save);
+      saved_epoch = last_epoch, saved_steps = 0;
+    }
   } catch (const Interrupted& e) {
     if (c.root()) std::cerr << "mnist: " << (g_stop_signal == SIGTERM ? "SIGTERM" : "SIGINT") << ": " << e.what() << "; " << checkpoint_note()
               << "\n";
@@ -299,10 +310,11 @@ int train(const CommonOptions& c, const TrainOptions& t) {
   const double exposed_ms = steps_run ? comm_stats.wait_seconds * 1e3 / double(steps_run) : 0.0;
   const double reduced_mib = steps_run ? double(comm_stats.bytes) / double(steps_run) / (1 << 20) : 0.0;
 
-  if (!c.root()) {
-    if (!c.json) model->evaluate(test_set, c.batch);  // rank 0's evaluation below is collective
-    return 0;
-  }
+  // The model fit() returned (with --early-stopping, the best epoch's weights); collective, so every rank takes part.
+  const Evaluation final_eval = model->evaluate(test_set, c.batch);
+  if (!c.root()) return 0;
+  const int best_epoch = early_stopping ? early_stopping->best_epoch() : 0;
+  const bool restored = best_epoch > 0 && best_epoch != last_epoch;
   if (c.json) {
     nlohmann::ordered_json distributed;
     if (comm.size() > 1)
@@ -314,12 +326,12 @@ int train(const CommonOptions& c, const TrainOptions& t) {
                                 {"train_images_per_s", std::round(train_ips * 10) / 10},
                                 {"infer_images_per_s", std::round(infer * 10) / 10},
                                 {"latency_batch1_ms", std::round(latency * 1000) / 1000},
-                                {"test_accuracy", last_acc},
+                                {"test_accuracy", final_eval.accuracy},
                                 {"peak_rss_mib", peak_rss_mib()}};
     std::cout << (comm.size() > 1 ? (summary.update(distributed), summary) : summary).dump() << std::endl;
   } else {
-    const Evaluation e = model->evaluate(test_set, c.batch);
-    std::cout << "loss: " << e.loss << "\naccuracy: " << e.accuracy << "\n";
+    if (restored) std::cout << fmt::format("early stopping: the weights of epoch {}, the best (val_loss {:.4f})\n", best_epoch, early_stopping->best());
+    std::cout << "loss: " << final_eval.loss << "\naccuracy: " << final_eval.accuracy << "\n";
     std::cout << fmt::format("backend {} ({} threads): train {:.0f} images/s, inference {:.0f} images/s, "
                              "one image {:.3f} ms, peak RSS {} MiB\n",
                              c.backend, c.threads, train_ips, infer, latency, peak_rss_mib());
