@@ -6,17 +6,18 @@
 #                                          -DGRAPHGRAD_NATIVE=OFF; no MPI, no ONNX export, which
 #                                          saves protobuf's 3.5 MiB) and fills DIR (< 60 MiB) with all
 #                                          the run needs: bin/ (mnist, bench_ops, bench_train,
-#                                          gg_tests, stripped), lib/ (their shared libraries beyond
+#                                          bench_roofline, gg_tests, stripped), lib/ (their shared libraries beyond
 #                                          glibc/libstdc++/libgcc, named by SONAME, and the Vulkan
-#                                          loader libvulkan.so.1), mnist/ (the IDX .gz files),
+#                                          loader libvulkan.so.1; those over 8 MiB xz-compressed,
+#                                          unpacked by the run), mnist/ (the IDX .gz files),
 #                                          torch_mnist_cuda.py (the PyTorch-on-CUDA peer), this
 #                                          script, vklayer/ (the Khronos validation layer, only if
 #                                          it fits: as is, else xz-compressed, unpacked by the run
 #                                          into a temporary folder) and MANIFEST (commit, date, sizes)
 #   bash DIR/gpu_check.sh run DIR OUT [--quick]
 #                                          there: runs the check from DIR alone and writes OUT/
-#                                          (5 files: run.log, summary.json, summary.md,
-#                                          bench_train.json, bench_ops.json)
+#                                          (6 files: run.log, summary.json, summary.md,
+#                                          bench_train.json, bench_ops.json, ceilings.json)
 #
 # The run, each stage under its own timeout (budgets below, clipped so the whole run ends
 # within GG_CHECK_TOTAL_S, default 465 s; the 10-epoch Vulkan run also gets the time the
@@ -25,9 +26,12 @@
 #                icd.d/nvidia_icd.json when the loader finds no NVIDIA device and that file
 #                exists), nvidia-smi, loader diagnostics when still no NVIDIA device
 #   parity       gg_tests --test-suite=backend_parity, GRAPHGRAD_REQUIRE_VULKAN=1 (and the
-#                validation layer when packed: any validation message fails the stage)
+#                validation layer and its synchronization checks when packed: any validation
+#                message fails the stage)
 #   bench_train  bench_train, cpu and vulkan, batch 1/32/128, 3 repetitions -> OUT/bench_train.json
 #   bench_ops    bench_ops, cpu and vulkan, batch 128, 3 repetitions -> OUT/bench_ops.json
+#   ceilings     bench_roofline's vulkan/ cases: the device's FMA peak, texel/storage read and
+#                copy bandwidth, dispatch and submit costs -> OUT/ceilings.json
 #   ours_1, peer_1, ours_10, peer_10
 #                `mnist train --backend vulkan --json --batch 128 --seed 0` for 1 and 10 epochs,
 #                and torch_mnist_cuda.py --device cuda with the same batch, seed and epochs
@@ -50,10 +54,15 @@ set -euo pipefail
 
 prog=gpu_check.sh
 die() { echo "$prog: $*" >&2; exit 2; }
+# unxz_to FILE.xz OUT: with python3's lzma, else with xz (whichever the machine has).
+unxz_to() {
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2" 2>/dev/null ||
+    xz -dc "$1" >"$2" 2>/dev/null
+}
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 # The binaries the check runs, and libraries never packed (the system's own are used).
-BINS=(mnist bench_ops bench_train gg_tests)
+BINS=(mnist bench_ops bench_train bench_roofline gg_tests)
 SYSTEM_LIBS='^(linux-vdso|linux-gate|ld-linux[^ ]*|libc|libm|libmvec|libpthread|libdl|librt|libresolv|libutil|libanl|libstdc\+\+|libgcc_s)\.so'
 MNIST_FILES=(train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz)
 MANIFEST_TAG='graphgrad gpu_check pack'
@@ -149,6 +158,14 @@ pack() {
   libs=$(cd "$dir/bin" && LD_LIBRARY_PATH="$dir/lib" ldd "${BINS[@]}" "$dir/lib/"*.so*)
   if grep -q 'not found' <<<"$libs"; then grep 'not found' <<<"$libs" >&2; die "the packed libraries are incomplete"; fi
 
+  # Libraries over 8 MiB go xz-compressed (the run unpacks them into its temporary folder):
+  # Debian's OpenBLAS, with a kernel set for every CPU, is 36 MiB, 4 MiB compressed.
+  if command -v xz >/dev/null; then
+    for path in "$dir/lib/"*; do
+      (($(stat -c %s "$path") > 8388608)) || continue
+      xz -T"${GG_JOBS:-2}" -6 "$path" || die "xz failed on $path"
+    done
+  fi
   cp "${MNIST_FILES[@]/#/$root/data/mnist/}" "$dir/mnist/"
   cp "$root/scripts/torch_mnist_cuda.py" "$dir/"
   cp "$root/scripts/gpu_check.sh" "$root/scripts/gpu_check_summary.py" "$dir/"
@@ -212,10 +229,10 @@ pack() {
 }
 
 # ----------------------------------------------------------------------------------- run
-# Stage budgets in seconds: 436, 458 with the kill grace, under the 480 s asked for. The
+# Stage budgets in seconds: 451, 475 with the kill grace, under the 480 s asked for. The
 # 10-epoch Vulkan run also gets what the stages before it left unused (all but peer_10's
 # budget of what is left of the total), so on a GPU it has minutes, not 150 s.
-B_DEVICES=10 B_SMI=8 B_DIAG=8 B_PARITY=35 B_BENCH_TRAIN=35 B_BENCH_OPS=45
+B_DEVICES=10 B_SMI=8 B_DIAG=8 B_PARITY=35 B_BENCH_TRAIN=35 B_BENCH_OPS=40 B_CEILINGS=20
 B_OURS_1=40 B_PEER_1=35 B_OURS_10=150 B_PEER_10=60
 KILL_GRACE=2
 
@@ -328,11 +345,20 @@ run_check() {
   train_long=${GG_CHECK_TRAIN_LIMIT_LONG:-$train_long}
   test_limit=${GG_CHECK_TEST_LIMIT:-$test_limit}
 
+  # Libraries packed xz-compressed, unpacked into WORK: without them nothing of ours runs.
+  local libdirs=$dir/lib packed
+  for packed in "$dir/lib/"*.xz; do
+    [ -f "$packed" ] || continue
+    mkdir -p "$WORK/lib"
+    unxz_to "$packed" "$WORK/lib/$(basename "${packed%.xz}")" ||
+      die "$packed: neither python3's lzma nor xz could unpack it"
+    libdirs=$WORK/lib:$dir/lib
+  done
   # Our binaries see the packed libraries first; the python peer keeps the environment as it is.
   # The NVIDIA ICD loads libnvidia-tls.so, whose initial-exec TLS does not fit
   # glibc's default static-TLS surplus in a large program (gg_tests):
   # vkCreateInstance then fails with VK_ERROR_INCOMPATIBLE_DRIVER.
-  local ours_env=(LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  local ours_env=(LD_LIBRARY_PATH="$libdirs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
                   GLIBC_TUNABLES=glibc.rtld.optional_static_tls=65536)
   local layer_dir='' layer_note
   {
@@ -347,9 +373,7 @@ run_check() {
   elif [ -f "$dir/vklayer/libVkLayer_khronos_validation.so.xz" ]; then
     mkdir -p "$WORK/vklayer"
     cp "$dir/vklayer/VkLayer_khronos_validation.json" "$WORK/vklayer/"
-    if python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' \
-      "$dir/vklayer/libVkLayer_khronos_validation.so.xz" "$WORK/vklayer/libVkLayer_khronos_validation.so" 2>/dev/null ||
-      xz -dc "$dir/vklayer/libVkLayer_khronos_validation.so.xz" >"$WORK/vklayer/libVkLayer_khronos_validation.so" 2>/dev/null; then
+    if unxz_to "$dir/vklayer/libVkLayer_khronos_validation.so.xz" "$WORK/vklayer/libVkLayer_khronos_validation.so"; then
       layer_dir=$WORK/vklayer layer_note="packed (xz, unpacked)"
     else
       layer_note="packed xz-compressed, but neither python3's lzma nor xz could unpack it: parity runs without it"
@@ -364,7 +388,7 @@ run_check() {
   stage devices "$B_DEVICES" env "${ours_env[@]}" "$dir/bin/mnist" devices
   if vulkan_section "$WORK/devices.out" | grep -qi -- "$gpu_pattern"; then
     nvidia=1
-    finish devices ok "NVIDIA Vulkan device found"
+    finish devices ok "a Vulkan device matching '$gpu_pattern' found"
   elif [ -f "$icd" ]; then
     status=''
     [ "$RC" = 0 ] && status=warn
@@ -418,7 +442,10 @@ run_check() {
 
   # ---- parity
   local parity_env=("${ours_env[@]}" GRAPHGRAD_REQUIRE_VULKAN=1)
-  [ -n "$layer_dir" ] && parity_env+=(GRAPHGRAD_VULKAN_VALIDATION=1 VK_LAYER_PATH="$layer_dir")
+  # With the layer's synchronization checks: on a GPU, dispatches without a barrier between
+  # them may overlap, so a hazard the recorder's tracking missed (hazards.h) shows there.
+  [ -n "$layer_dir" ] && parity_env+=(GRAPHGRAD_VULKAN_VALIDATION=1 VK_LAYER_PATH="$layer_dir"
+                                      VK_LAYER_ENABLES=VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT)
   # gg_tests finds the MNIST files as ./mnist (built so): run it in DIR.
   stage parity "$B_PARITY" env -C "$dir" "${parity_env[@]}" "$dir/bin/gg_tests" --test-suite=backend_parity
   note="validation layer: $layer_note"
@@ -439,6 +466,10 @@ run_check() {
     --benchmark_filter="$bench_ops_filter" --benchmark_min_time=0.1 --benchmark_repetitions="$bench_reps" \
     --benchmark_out="$OUT/bench_ops.json" --benchmark_out_format=json
   finish bench_ops
+  # The device's own ceilings (FMA, bandwidth, dispatch and submit costs), to read the kernels against.
+  stage ceilings "$B_CEILINGS" env "${ours_env[@]}" GRAPHGRAD_REQUIRE_VULKAN=1 "$dir/bin/bench_roofline" \
+    --benchmark_filter='^vulkan/' --benchmark_out="$OUT/ceilings.json" --benchmark_out_format=json
+  finish ceilings
 
   # ---- training: ours on Vulkan and the PyTorch peer on CUDA, 1 epoch then 10
   local py peer_skip='' peer_device=${GG_CHECK_PEER_DEVICE:-cuda}

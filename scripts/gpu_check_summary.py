@@ -105,13 +105,16 @@ def bench(file):
             continue
         name = b.get('run_name', b['name'])
         name = '/'.join(p for p in name.split('/') if not p.startswith(('iterations:', 'repeats:')))
-        r = runs.setdefault(name, dict(ms=[], images_per_s=[], gflops=[]))
+        r = runs.setdefault(name, dict(ms=[], images_per_s=[], gflops=[], gbps=[], us_per_dispatch=[], us_per_submit=[]))
         if b.get('error_occurred'):
             r['error'] = b.get('error_message', 'error')
             continue
         r['ms'].append(b['real_time'] * scale.get(b.get('time_unit', 'ns'), 1e-6))
         if 'items_per_second' in b: r['images_per_s'].append(b['items_per_second'])
         if 'GFLOP/s' in b: r['gflops'].append(b['GFLOP/s'])
+        if 'GB/s' in b: r['gbps'].append(b['GB/s'])
+        for k in ('us_per_dispatch', 'us_per_submit'):
+            if k in b: r[k].append(b[k])
     res = {}
     for name, r in runs.items():
         res[name] = {k: round(statistics.median(v), 4 if k == 'ms' else 1) for k, v in r.items() if isinstance(v, list) and v}
@@ -122,7 +125,9 @@ def bench(file):
                                                           'vulkan_devices', 'vulkan_skipped') if k in ctx})
 
 
-benches = {'bench_train': bench('bench_train.json'), 'bench_ops': bench('bench_ops.json')}
+benches = {'bench_train': bench('bench_train.json'), 'bench_ops': bench('bench_ops.json'), 'ceilings': bench('ceilings.json')}
+fma_peak = benches['ceilings'].get('cases', {}).get('vulkan/fma_peak', {}).get('gflops')
+texel_read = benches['ceilings'].get('cases', {}).get('vulkan/bandwidth/texel_read', {}).get('gbps')
 failed = [f for f in E['GGC_FAILED'].split() if f]
 summary = dict(
     check='graphgrad gpu_check', date=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime()),
@@ -190,12 +195,17 @@ def bench_table(title, b, rows):
         return
     cases = b['cases']
     if b.get('partial'): md.append('(cut short: the cases finished before the stage ended)\n')
-    md.extend(['| case | cpu ms | vulkan ms | cpu/vulkan | vulkan img/s | vulkan GFLOP/s |', '| --- | --- | --- | --- | --- | --- |'])
+    # Beside the device's ceilings (the ceilings stage), where it ran: % of its FMA peak, and GB/s
+    # (each input read and the output written once) as % of its texel-read bandwidth.
+    md.extend(['| case | cpu ms | vulkan ms | cpu/vulkan | vulkan img/s | vulkan GFLOP/s | % FMA peak | vulkan GB/s | % read bw |',
+               '| --- | --- | --- | --- | --- | --- | --- | --- | --- |'])
+    pct = lambda v, peak: round(100 * v / peak, 1) if v and peak else None
     for name in rows(cases):
         c, v = cases.get(name.replace('@', 'cpu'), {}), cases.get(name.replace('@', 'vulkan'), {})
         ratio = round(c['ms'] / v['ms'], 2) if c.get('ms') and v.get('ms') else None
         md.append(f"| {name.replace('/@', '')} | {fmt(c.get('ms') or c.get('error'), 3)} | {fmt(v.get('ms') or v.get('error'), 3)} | "
-                  f"{fmt(ratio, 2)} | {fmt(v.get('images_per_s'))} | {fmt(v.get('gflops'))} |")
+                  f"{fmt(ratio, 2)} | {fmt(v.get('images_per_s'))} | {fmt(v.get('gflops'))} | {fmt(pct(v.get('gflops'), fma_peak))} | "
+                  f"{fmt(v.get('gbps'), 2)} | {fmt(pct(v.get('gbps'), texel_read))} |")
     if b['context'].get('vulkan_skipped'):
         md.append(f"\nVulkan skipped: {b['context']['vulkan_skipped']}")
 
@@ -208,6 +218,18 @@ def generic(cases):
     return seen
 
 
+md.extend(['', '## The Vulkan device\'s ceilings (bench_roofline, vulkan/)', ''])
+if 'error' in benches['ceilings']:
+    md.append(f"not available: {benches['ceilings']['error']}")
+else:
+    cc = benches['ceilings']['cases']
+    md.extend(['| ceiling | measured |', '| --- | --- |'])
+    for name, key, unit in (('vulkan/fma_peak', 'gflops', 'GFLOP/s'), ('vulkan/bandwidth/texel_read', 'gbps', 'GB/s'),
+                            ('vulkan/bandwidth/storage_read', 'gbps', 'GB/s'), ('vulkan/bandwidth/copy', 'gbps', 'GB/s'),
+                            ('vulkan/dispatch_overhead', 'us_per_dispatch', 'µs per dispatch + barrier'),
+                            ('vulkan/submit_wait', 'us_per_submit', 'µs per submit + wait')):
+        v = cc.get(name, {})
+        md.append(f"| {name[len('vulkan/'):]} | {fmt(v.get(key) or v.get('error'), 1)} {unit if v.get(key) else ''} |")
 bench_table('bench_train', benches['bench_train'], generic)
 bench_table('bench_ops', benches['bench_ops'], lambda cases: [k for k in generic(cases) if k.endswith('batch:128')] or generic(cases))
 with open(os.path.join(out, 'summary.md'), 'w') as f:
