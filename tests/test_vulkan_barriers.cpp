@@ -10,8 +10,9 @@
 //   - a training step of the MNIST CNN records far fewer barriers than
 //     dispatches and ends bit for bit where GRAPHGRAD_VULKAN_BARRIERS=all (a
 //     barrier after every command) ends.
-// The validation layer's synchronization checks (parity_discrete, and
-// parity_sync) report any hazard the tracker leaves.
+// Its own ctest entry (vulkan_barriers) runs it once, under the validation
+// layer's synchronization checks, which also run over every parity suite
+// and report any hazard the tracker leaves.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -89,7 +90,7 @@ class ScopedEnv {
 
 }  // namespace
 
-TEST_SUITE("backend_parity") {
+TEST_SUITE("vulkan_barriers") {
 
 TEST_CASE("vulkan barriers: the tracker orders read-after-write, write-after-read and write-after-write, and nothing else") {
   const auto a = reinterpret_cast<VkBuffer>(uintptr_t{0x10}), b = reinterpret_cast<VkBuffer>(uintptr_t{0x20});
