@@ -92,10 +92,19 @@ while [ $killed -lt "$kills" ]; do
     done
     how="just after a mid-epoch checkpoint"
   elif [ $kind = 3 ]; then
-    # Into a checkpoint write: wait for its .tmp.
-    deadline=$(($(ms) + 4 * max_ms))
-    while ! [ "$ckpt.tmp" -nt "$tmp/started" ] && [ "$(ms)" -lt $deadline ] && kill -0 $pid 2>/dev/null; do sleep 0.002; done
+    # Into a checkpoint write: wait for its .tmp. A write can be over between two polls (a
+    # loaded machine, a sanitized build): past two checkpoints missed, or near the end of the
+    # run, the kill comes at once instead of letting the run end on its own.
+    deadline=$(($(ms) + 4 * max_ms)) from=$(current)
     how="as a checkpoint write began"
+    while ! [ "$ckpt.tmp" -nt "$tmp/started" ] && [ "$(ms)" -lt $deadline ] && kill -0 $pid 2>/dev/null; do
+      now=$(current)
+      if [ $((now - from)) -ge $((2 * every)) ] || [ $((total - now)) -le "$every" ]; then
+        how="after its writes were missed (a write came and went between two polls)"
+        break
+      fi
+      sleep 0.002
+    done
   else
     how="at a random moment"
     [ $kind = startup ] && how="during start-up"
