@@ -3,7 +3,7 @@
 //
 // Format, version 2 (all integers little-endian):
 //   offset 0   8 bytes  magic "GGCKPT\r\n" (the CR LF catches text-mode mangling)
-//   offset 8   u32      format version (1)
+//   offset 8   u32      format version (2; files of version 1 still load)
 //   offset 12  u32      CRC-32 (zlib) of the payload
 //   offset 16  u64      payload length in bytes (the rest of the file)
 //   payload:   u64 step, u32 arch_len, arch_len bytes of architecture text,
