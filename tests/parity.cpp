@@ -1,5 +1,7 @@
 #include "parity.h"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -291,6 +293,25 @@ ParityResult run_parity(const ParityCase& pc, const std::string& backend, const 
 bool vulkan_required() {
   const char* v = std::getenv(kRequireVulkanEnv);
   return v && *v && std::string(v) != "0";
+}
+
+bool vulkan_or_skip() {
+  const auto why = backend_unavailable("vulkan");
+  if (!why) return true;
+  if (vulkan_required()) FAIL(kRequireVulkanEnv << " is set, but the vulkan backend fails: " << *why);
+  MESSAGE(kParitySkipMarker << ": no vulkan backend here (" << *why << ")");
+  return false;
+}
+
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  if (const char* old = std::getenv(name)) old_ = old;
+  if (value) ::setenv(name, value, 1);
+  else ::unsetenv(name);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_) ::setenv(name_, old_->c_str(), 1);
+  else ::unsetenv(name_);
 }
 
 std::optional<std::string> backend_unavailable(const std::string& backend) {

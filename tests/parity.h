@@ -132,6 +132,25 @@ std::vector<float> distinct_values(int64_t count, uint64_t seed, double gap = 0.
 std::optional<std::string> backend_unavailable(const std::string& backend);
 // True when GRAPHGRAD_REQUIRE_VULKAN is set to something other than "" or "0".
 bool vulkan_required();
+// True when the vulkan backend can run here. Otherwise a failure when
+// GRAPHGRAD_REQUIRE_VULKAN is set, else a skip message (kParitySkipMarker)
+// and false: `if (!test::vulkan_or_skip()) return;`.
+bool vulkan_or_skip();
+
+// Sets (or, with nullptr, unsets) an environment variable for one scope,
+// restoring what was there: the Vulkan tests force the backend's testing
+// switches (GRAPHGRAD_VULKAN_*) this way, read when a backend is made.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 // Reads a parameter or state through a backend.
 std::vector<float> read_variable(const Backend& b, NodeId id);

@@ -15,9 +15,7 @@
 // and report any hazard the tracker leaves.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -70,24 +68,6 @@ uint32_t stored_bindings(std::span<const uint32_t> w) {
 
 vk::Access acc(VkBuffer b, VkDeviceSize begin, VkDeviceSize end, bool write) { return {b, begin, end, write}; }
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 }  // namespace
 
 TEST_SUITE("vulkan_barriers") {
@@ -122,11 +102,7 @@ TEST_CASE("vulkan barriers: the SPIR-V reflection counts as written exactly the 
 }
 
 TEST_CASE("vulkan barriers: a training step records far fewer barriers than dispatches and trains bit for bit as with a barrier after every command") {
-  if (const auto why = test::backend_unavailable("vulkan")) {
-    if (test::vulkan_required()) FAIL(test::kRequireVulkanEnv << " is set, but the vulkan backend fails: " << *why);
-    MESSAGE(test::kParitySkipMarker << ": no vulkan backend here (" << *why << ")");
-    return;
-  }
+  if (!test::vulkan_or_skip()) return;
   constexpr int64_t kImages = 64;
   Dataset train;
   const std::filesystem::path dir = GG_MNIST_DIR;
@@ -144,7 +120,7 @@ TEST_CASE("vulkan barriers: a training step records far fewer barriers than disp
     std::vector<std::vector<float>> params;
   };
   auto run = [&](const char* mode) {
-    ScopedEnv env("GRAPHGRAD_VULKAN_BARRIERS", mode);
+    test::ScopedEnv env("GRAPHGRAD_VULKAN_BARRIERS", mode);
     auto m = make_mnist_cnn(0);
     m->compile({.loss = "categorical_crossentropy", .optimizer = Adam{}, .backend = "vulkan"});
     const uint64_t d0 = vk::counters().dispatches, b0 = vk::counters().barriers;
@@ -165,7 +141,7 @@ TEST_CASE("vulkan barriers: a training step records far fewer barriers than disp
     CAPTURE(i);
     CHECK(all.params[i] == hazards.params[i]);
   }
-  ScopedEnv bad("GRAPHGRAD_VULKAN_BARRIERS", "some");
+  test::ScopedEnv bad("GRAPHGRAD_VULKAN_BARRIERS", "some");
   Graph g(1);
   g.placeholder("x", Shape{1});
   CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_BARRIERS=\"some\""), BackendError);

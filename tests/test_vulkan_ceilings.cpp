@@ -17,14 +17,6 @@ namespace vc = gg::bench::vulkan;
 
 namespace {
 
-bool device_or_skip() {
-  const auto why = test::backend_unavailable("vulkan");
-  if (!why) return true;
-  if (test::vulkan_required()) FAIL(test::kRequireVulkanEnv << " is set, but there is no Vulkan device: " << *why);
-  MESSAGE("vulkan_ceilings skipped: no Vulkan device here (" << *why << ")");
-  return false;
-}
-
 // The shader's starting value of chain k, component j, at invocation i (ceiling_fma.comp).
 float chain_start(uint32_t i, int k, int j) { return float(i % 16) + float(4 * k + j); }
 
@@ -32,7 +24,7 @@ float chain_start(uint32_t i, int k, int j) { return float(i % 16) + float(4 * k
 
 TEST_SUITE("vulkan_ceilings") {
   TEST_CASE("ceiling_fma runs every round of every chain") {
-    if (!device_or_skip()) return;
+    if (!test::vulkan_or_skip()) return;
     const vc::Size size{.groups = 3, .rounds = 1000, .steps = 1, .dispatches = 2};
     vc::Run run(vc::open_device(), vc::Ceiling::fma, size);
     CHECK(run.flop() == doctest::Approx(3.0 * 64 * 1000 * vc::kFmaChains * 4 * 2 * 2));
@@ -68,7 +60,7 @@ TEST_SUITE("vulkan_ceilings") {
   }
 
   TEST_CASE("ceiling_read sums its stream, through a texel buffer and a storage buffer") {
-    if (!device_or_skip()) return;
+    if (!test::vulkan_or_skip()) return;
     const uint32_t groups = 3, steps = 5, vec4s = groups * 64 * steps;
     std::vector<float> in(size_t{vec4s} * 4);
     for (size_t i = 0; i < in.size(); ++i) in[i] = float(i * 7 % 13);  // small integers: exact sums
@@ -94,7 +86,7 @@ TEST_SUITE("vulkan_ceilings") {
   }
 
   TEST_CASE("ceiling_copy copies exactly") {
-    if (!device_or_skip()) return;
+    if (!test::vulkan_or_skip()) return;
     const uint32_t groups = 2, steps = 7;
     std::vector<float> in(size_t{groups} * 64 * steps * 4);
     for (size_t i = 0; i < in.size(); ++i) in[i] = float(i) * 0.37f - 100.0f;
@@ -106,7 +98,7 @@ TEST_SUITE("vulkan_ceilings") {
   }
 
   TEST_CASE("every ceiling runs at a small size and takes time") {
-    if (!device_or_skip()) return;
+    if (!test::vulkan_or_skip()) return;
     const auto device = vc::open_device();
     for (vc::Ceiling c : vc::kCeilings) {
       const std::string name = vc::ceiling_name(c);
@@ -121,7 +113,7 @@ TEST_SUITE("vulkan_ceilings") {
   }
 
   TEST_CASE("a loop of 65,535 rounds or more is refused") {
-    if (!device_or_skip()) return;
+    if (!test::vulkan_or_skip()) return;
     CHECK_THROWS_AS(vc::Run(vc::open_device(), vc::Ceiling::fma, {.groups = 1, .rounds = 65535, .steps = 1, .dispatches = 1}),
                     BackendError);
   }

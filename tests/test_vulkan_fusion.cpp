@@ -17,9 +17,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -38,32 +36,7 @@ using namespace gg;
 
 namespace {
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
 
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-bool vulkan_or_skip() {
-  const auto why = test::backend_unavailable("vulkan");
-  if (!why) return true;
-  if (test::vulkan_required()) FAIL(test::kRequireVulkanEnv << " is set, but the vulkan backend fails: " << *why);
-  MESSAGE(test::kParitySkipMarker << ": no vulkan backend here (" << *why << ")");
-  return false;
-}
 
 std::vector<float> uniform(size_t n, uint32_t seed, float lo = -1, float hi = 1) {
   std::mt19937 rng(seed);
@@ -129,13 +102,13 @@ float relu(float v) { return v < 0.0f ? 0.0f : v; }
 TEST_SUITE("backend_parity") {
 
 TEST_CASE("vulkan fusion: conv2d + bias + relu in one pass where the relu alone reads the conv, on every conv path") {
-  if (!vulkan_or_skip()) return;
+  if (!test::vulkan_or_skip()) return;
   for (const Path& path : kPaths)
     for (const int k : {3, 1}) {  // 1x1: the im2col paths skip im2col (the gemm alone)
       CAPTURE(std::string(path.name));
       CAPTURE(k);
-      ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", path.gemm);
-      ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", path.max_groups);
+      test::ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", path.gemm);
+      test::ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", path.max_groups);
       // 33 channels: 5 blocks of 8, too many for 4 groups; small images, so that the
       // element-wise kernels fit 4 x 4 groups of 256
       const int64_t n = 2, c = 3, oc = 33, h = 6, w = 5;
@@ -205,13 +178,13 @@ TEST_CASE("vulkan fusion: conv2d + bias + relu in one pass where the relu alone 
 }
 
 TEST_CASE("vulkan fusion: dense's bias in the gemm's epilogue on gemm, gemm_v4 and gemm_tiled, bit for bit matmul + add") {
-  if (!vulkan_or_skip()) return;
+  if (!test::vulkan_or_skip()) return;
   // 10 units: gemm.comp (rows not whole vec4s); 12: gemm_v4.comp; each also tiled.
   for (const char* gemm_kind : {"blocked", "tiled"})
     for (const int64_t units : {10, 12}) {
       CAPTURE(std::string(gemm_kind));
       CAPTURE(units);
-      ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", gemm_kind);
+      test::ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", gemm_kind);
       const int64_t n = 5, in = 37;
       Graph g;
       const NodeId x = g.placeholder("x", Shape{kBatch, in});
@@ -241,10 +214,10 @@ TEST_CASE("vulkan fusion: dense's bias in the gemm's epilogue on gemm, gemm_v4 a
 // count, printed for the record (the report of issue #17 compares it with the
 // unfused count).
 TEST_CASE("vulkan fusion: the MNIST CNN's training step") {
-  if (!vulkan_or_skip()) return;
-  ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", nullptr);
+  if (!test::vulkan_or_skip()) return;
+  test::ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", nullptr);
   for (const char* gemm_kind : {"blocked", "tiled"}) {
-    ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", gemm_kind);
+    test::ScopedEnv gemm("GRAPHGRAD_VULKAN_GEMM", gemm_kind);
     std::shared_ptr<Sequential> model = make_mnist_cnn(0, Shape{1, 28, 28});
     CompileOptions co;
     co.backend = "vulkan";

@@ -13,9 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <map>
-#include <optional>
 #include <random>
 #include <span>
 #include <string>
@@ -36,24 +34,6 @@ using namespace gg;
 
 namespace {
 
-// Sets an environment variable for one scope, restoring what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 struct Counts {
   uint64_t mapped, staging, direct, flushes, invalidates, spilled, texel, fallbacks;
@@ -68,13 +48,6 @@ struct Counts {
   }
 };
 
-bool vulkan_or_skip() {
-  const auto why = test::backend_unavailable("vulkan");
-  if (!why) return true;
-  if (test::vulkan_required()) FAIL(test::kRequireVulkanEnv << " is set, but the vulkan backend fails: " << *why);
-  MESSAGE(test::kParitySkipMarker << ": no vulkan backend here (" << *why << ")");
-  return false;
-}
 
 void check_close(const std::string& what, const Shape& shape, const std::vector<float>& got, const std::vector<float>& want,
                  const test::Tolerance& tol) {
@@ -174,8 +147,8 @@ std::vector<test::ParityCase> grid_cases() {
 TEST_SUITE("backend_parity") {
 
 TEST_CASE("vulkan memory: the discrete mode maps no device-local buffer, stages every transfer, flushes, invalidates, and matches the CPU") {
-  if (!vulkan_or_skip()) return;
-  ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "discrete");
+  if (!test::vulkan_or_skip()) return;
+  test::ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "discrete");
   const Counts before = Counts::now();
   train_and_compare();
   const Counts d = Counts::now() - before;
@@ -188,8 +161,8 @@ TEST_CASE("vulkan memory: the discrete mode maps no device-local buffer, stages 
 }
 
 TEST_CASE("vulkan memory: the automatic mode writes mapped device-local memory in place where the device has it") {
-  if (!vulkan_or_skip()) return;
-  ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "auto");
+  if (!test::vulkan_or_skip()) return;
+  test::ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "auto");
   const Counts before = Counts::now();
   train_and_compare();
   const Counts d = Counts::now() - before;
@@ -200,23 +173,23 @@ TEST_CASE("vulkan memory: the automatic mode writes mapped device-local memory i
 }
 
 TEST_CASE("vulkan memory: GRAPHGRAD_VULKAN_MEMORY and GRAPHGRAD_VULKAN_MAX_GROUPS reject unknown values, naming them") {
-  if (!vulkan_or_skip()) return;
+  if (!test::vulkan_or_skip()) return;
   Graph g;
   g.placeholder("x", Shape{1});
   {
-    ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "host");
+    test::ScopedEnv mode("GRAPHGRAD_VULKAN_MEMORY", "host");
     CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MEMORY=\"host\""), BackendError);
   }
   {
-    ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", "-3");
+    test::ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", "-3");
     CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MAX_TEXELS=\"-3\""), BackendError);
   }
-  ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "0");
+  test::ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "0");
   CHECK_THROWS_WITH_AS(make_backend("vulkan", g), doctest::Contains("GRAPHGRAD_VULKAN_MAX_GROUPS=\"0\""), BackendError);
 }
 
 TEST_CASE("vulkan texels: inputs past (a forced) maxTexelBufferElements run the storage-buffer variants and match the CPU") {
-  if (!vulkan_or_skip()) return;
+  if (!test::vulkan_or_skip()) return;
   // conv2d (direct on CPU devices), max_pool2d, dense, relu: every texel shader family.
   std::vector<test::ParityCase> cs;
   auto add = [&](std::string name, std::vector<test::ParityInput> in, test::Builder b) {
@@ -233,7 +206,7 @@ TEST_CASE("vulkan texels: inputs past (a forced) maxTexelBufferElements run the 
         return ops::dense(g, ops::flatten(g, y), p[3], kNoNode);
       });
   for (const char* limit : {"", "64"}) {
-    ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", limit);
+    test::ScopedEnv texels("GRAPHGRAD_VULKAN_MAX_TEXELS", limit);
     const Counts before = Counts::now();
     for (const test::ParityCase& c : cs) {
       const test::ParityResult r = test::run_parity(c, "vulkan", "cpu");
@@ -250,8 +223,8 @@ TEST_CASE("vulkan texels: inputs past (a forced) maxTexelBufferElements run the 
 }
 
 TEST_CASE("vulkan groups: under GRAPHGRAD_VULKAN_MAX_GROUPS=16 the kernels spill into 2-D grids and match the CPU") {
-  if (!vulkan_or_skip()) return;
-  ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "16");
+  if (!test::vulkan_or_skip()) return;
+  test::ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "16");
   const Counts before = Counts::now();
   for (const test::ParityCase& c : grid_cases()) {
     const test::ParityResult r = test::run_parity(c, "vulkan", "cpu");
@@ -264,8 +237,8 @@ TEST_CASE("vulkan groups: under GRAPHGRAD_VULKAN_MAX_GROUPS=16 the kernels spill
 }
 
 TEST_CASE("vulkan groups: a dispatch over the (forced) maxComputeWorkGroupCount is a BackendError, not undefined behaviour") {
-  if (!vulkan_or_skip()) return;
-  ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "2");
+  if (!test::vulkan_or_skip()) return;
+  test::ScopedEnv groups("GRAPHGRAD_VULKAN_MAX_GROUPS", "2");
   test::ParityCase c = grid_cases().front();  // 33,411 elements: 131 groups of 256, more than 2 x 2
   c.grads = false;
   const test::ParityResult r = test::run_parity(c, "vulkan", "cpu");
