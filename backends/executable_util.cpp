@@ -42,4 +42,15 @@ bool profiling_requested() {
   return p && *p && *p != '0';
 }
 
+std::vector<bool> target_values(const Graph& g, std::span<const NodeId> targets,
+                                const std::function<NodeId(const Node&)>& alias_of) {
+  std::vector<bool> seen(static_cast<size_t>(g.size()), false);
+  for (NodeId t : targets) {
+    NodeId r = t;
+    while (alias_of(g.node(r)) != kNoNode) r = alias_of(g.node(r));
+    seen[static_cast<size_t>(r)] = true;
+  }
+  return seen;
+}
+
 }  // namespace gg

@@ -1,6 +1,7 @@
 // Small pieces every backend's Executable shares.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,5 +21,13 @@ void print_profile(const std::string& title, const std::vector<const Node*>& nod
 
 // True when GRAPHGRAD_PROFILE is set to something other than 0.
 bool profiling_requested();
+
+// Per node id: true for the values the targets are, each target followed
+// through aliases (nodes whose value is their input's bytes, as reshape's;
+// alias_of returns that input, else kNoNode) down to the node that computes
+// it. Those values are seen outside a run: kept out of shared memory, never
+// fused away.
+std::vector<bool> target_values(const Graph& g, std::span<const NodeId> targets,
+                                const std::function<NodeId(const Node&)>& alias_of);
 
 }  // namespace gg

@@ -211,12 +211,7 @@ CpuExecutable::CpuExecutable(CpuBackend& backend, std::vector<NodeId> targets, i
   auto alias_of = [&](const Node& n) { return n.op->role() == OpRole::compute && !computed(n) ? n.inputs[0] : kNoNode; };
   auto bytes = [&](const Node& n) -> int64_t { return computed(n) ? n.shape.numel(max_batch) * 4 : 0; };  // f32, i32: 4
   // The values the targets are (through reshapes): kept in own_, out of the shared workspace.
-  std::vector<bool> own(static_cast<size_t>(g_.size()), false);
-  for (NodeId t : targets_) {
-    NodeId r = t;
-    while (alias_of(g_.node(r)) != kNoNode) r = alias_of(g_.node(r));
-    own[static_cast<size_t>(r)] = true;
-  }
+  const std::vector<bool> own = target_values(g_, targets_, alias_of);
   const MemoryPlan plan = plan_memory(
       g_, order, targets_, [&](const Node& n) { return own[static_cast<size_t>(n.id)] ? 0 : bytes(n); }, alias_of, 64,
       [&](const Node& n) { return computed(n) && find_kernel(n.op->id())->in_place; });

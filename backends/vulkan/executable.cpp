@@ -38,18 +38,11 @@ VulkanExecutable::VulkanExecutable(VulkanBackend& backend, std::vector<NodeId> t
     if (k->scratch) scratch = std::max<VkDeviceSize>(scratch, k->scratch(g_, n, max_batch));
     steps_.push_back({&n, k});
   }
-  // The values seen outside the run: the targets, through aliases, down to the value they are.
-  std::vector<bool> observed(static_cast<size_t>(g_.size()), false);
-  auto aliased = [&](NodeId id) {  // the input a reshape-like node's value is, else kNoNode
-    const Node& n = g_.node(id);
+  // The values seen outside the run: never fused away.
+  const std::vector<bool> observed = target_values(g_, targets_, [](const Node& n) {
     const KernelEntry* k = n.op->role() == OpRole::compute ? find_kernel(n.op->id()) : nullptr;
-    return k && !k->record && !k->host ? n.inputs[0] : kNoNode;
-  };
-  for (NodeId t : targets_) {
-    NodeId r = t;
-    while (aliased(r) != kNoNode) r = aliased(r);
-    observed[static_cast<size_t>(r)] = true;
-  }
+    return k && !k->record && !k->host ? n.inputs[0] : kNoNode;  // reshape-like: its input's bytes
+  });
   std::vector<const Node*> nodes;
   for (const Step& s : steps_) nodes.push_back(s.node);
   std::vector<StepFusion> fusion = fuse_conv_relu(g_, nodes, observed);
